@@ -1,0 +1,53 @@
+"""Administration: question bank, audit verification, accounts, pregnancy cases (R-ADMIN-1)."""
+from __future__ import annotations
+
+from flask import g, jsonify
+
+from rems.api import F, endpoint
+from rems.api.schema import REASON
+from rems.services import admin, audit
+
+CHOICE = F("object", props={"id": F("string", max_len=20, min_len=1), "text": F("string", max_len=300, min_len=1),
+                            "correct": F("boolean")})
+QUESTION = {"text": F("string", max_len=500, min_len=1), "explanation": F("string", max_len=1000, min_len=1),
+            "choices": F("array", items=CHOICE, min_items=2, max_items=6), "active": F("boolean", required=False)}
+STATUS = {"status": F("string", enum=("active", "suspended")), "reason": REASON}
+
+
+@endpoint("GET", "/admin/comprehension-questions", action="admin.manage", summary="The question bank")
+def questions():
+    return jsonify(questions=admin.list_questions())
+
+
+@endpoint("POST", "/admin/comprehension-questions", action="admin.manage", summary="Add a question",
+          body=QUESTION, status=201)
+def add_question(body):
+    return jsonify(admin.save_question(g.user, None, body)), 201
+
+
+@endpoint("PUT", "/admin/comprehension-questions/<question_id>", action="admin.manage",
+          summary="Edit a question", body=QUESTION)
+def edit_question(question_id, body):
+    return jsonify(admin.save_question(g.user, question_id, body))
+
+
+@endpoint("GET", "/admin/audit/verify", action="admin.manage", summary="Verify the audit chain")
+def audit_verify():
+    return jsonify(audit.verify())
+
+
+@endpoint("GET", "/admin/users", action="admin.manage", summary="Accounts")
+def users():
+    return jsonify(users=admin.list_users())
+
+
+@endpoint("POST", "/admin/users/<user_id>/status", action="admin.manage", summary="Suspend or reinstate",
+          body=STATUS)
+def user_status(user_id, body):
+    return jsonify(admin.set_status(g.user, user_id, body))
+
+
+@endpoint("POST", "/admin/pregnancy-cases/<case_id>/close", action="pregnancy_case.close",
+          summary="Close a pregnancy registry case (R-PT-4)", body={"reason": REASON})
+def close_case(case_id, body):
+    return jsonify(admin.close_case(g.user, case_id, body["reason"]))

@@ -1,0 +1,86 @@
+"""The `rems` console command: a Flask CLI group over the app factory (api.md, Operations)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():
+    from rems import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, load_dotenv=False)
+def main():
+    """REMS compliance workflow service."""
+
+
+@main.group()
+def users():
+    """Manage accounts."""
+
+
+@users.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@with_appcontext
+def create_admin(email, password):
+    """Create an administrator account."""
+    from rems.errors import ApiError
+    from rems.services.accounts import create_admin as create
+
+    try:
+        user = create(email, password)
+    except ApiError as err:
+        raise click.ClickException(f"{err.code}: {err.detail} {err.errors or ''}") from err
+    click.echo(f"administrator {user.email} created (id {user.id})")
+
+
+@main.group()
+def audit():
+    """The audit trail."""
+
+
+@audit.command("verify")
+@with_appcontext
+def audit_verify():
+    """Verify the hash chain; exit 1 and name the first broken entry if it is broken."""
+    from rems.services.audit import verify
+
+    result = verify()
+    click.echo(json.dumps(result))
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@main.group()
+def reminders():
+    """Reminders (R-REM)."""
+
+
+@reminders.command("run")
+@with_appcontext
+def reminders_run():
+    """Run one reminder sweep synchronously."""
+    from rems.services.reminders import sweep
+
+    click.echo(json.dumps(sweep()))
+
+
+@main.group()
+def demo():
+    """Demo data."""
+
+
+@demo.command("seed")
+@with_appcontext
+def demo_seed():
+    """Seed a believable practice (idempotent: does nothing if demo data exists)."""
+    from rems.demo import seed
+
+    for line in seed():
+        click.echo(line)

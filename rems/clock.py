@@ -1,0 +1,23 @@
+"""The service's clock. `REMS_CLOCK_OFFSET_DAYS` moves "today" for demos (refused in production)."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from flask import current_app, has_app_context
+
+from workflows import local_date
+from workflows.program import get_program
+
+
+def now() -> datetime:
+    offset = current_app.config.get("CLOCK_OFFSET_DAYS", 0) if has_app_context() else 0
+    return datetime.now(UTC) + timedelta(days=offset)
+
+
+def program():
+    """The configured program definition (cached by the registry: one object per program)."""
+    return get_program(current_app.config["PROGRAM"])
+
+
+def today() -> date:
+    return local_date(now(), program())

@@ -1,0 +1,109 @@
+"""Signatures, documents, audit entries, notifications, reminders and the question bank."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rems.extensions import db
+from rems.models.types import UTCDateTime, enum_check, utcnow
+
+DOC_STATUSES = ("pending", "ready", "failed")
+
+
+class Signature(db.Model):
+    """R-SIG-1: an e-signature. Never updated once written (database trigger on PostgreSQL)."""
+
+    __tablename__ = "signatures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    printed_name: Mapped[str] = mapped_column(String(201))
+    role: Mapped[str] = mapped_column(String(20))
+    meaning: Mapped[str] = mapped_column(String(300))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(Integer)
+    record_sha256: Mapped[str] = mapped_column(String(64))
+    record_canonical: Mapped[str] = mapped_column(Text)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("signatures.id"))
+
+    signer = relationship("User", foreign_keys=[signer_id])
+
+
+class Document(db.Model):
+    """R-DOC-1: the PDF attestation of one signature, rendered in the background."""
+
+    __tablename__ = "documents"
+    __table_args__ = (enum_check("status", DOC_STATUSES),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    error: Mapped[str | None] = mapped_column(String(500))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    signature = relationship("Signature")
+
+
+class AuditEntry(db.Model):
+    """R-AUD-1: append-only and hash-chained (each entry holds the previous entry's hash)."""
+
+    __tablename__ = "audit_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Notification(db.Model):
+    """In-app notifications (R-REM-2, R-PT-4)."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReminderSent(db.Model):
+    """R-REM-2: one row per (recipient, kind, subject); the unique constraint makes it once."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("recipient_id", "kind", "subject_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject_key: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ComprehensionQuestion(db.Model):
+    """The comprehension question bank (R-ATT-1). `choices`: [{id, text, correct}]."""
+
+    __tablename__ = "comprehension_questions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(500))
+    explanation: Mapped[str] = mapped_column(String(1000))
+    choices: Mapped[list] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

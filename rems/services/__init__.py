@@ -1,0 +1,1 @@
+"""Services own transactions: load facts, ask the engine, write records + audit + signatures."""

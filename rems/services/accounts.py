@@ -1,0 +1,149 @@
+"""Accounts: API tokens, activation, administrators."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from rems.clock import now
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import ActivationCode, ApiToken, User
+from rems.security import limits
+from rems.security.passwords import hash_password, password_problems, verify_password
+from rems.security.tokens import digest, new_activation_code, new_token, normalise_code
+from rems.services import audit
+from rems.tasks import unit_of_work
+
+
+def find_user(email: str) -> User | None:
+    return db.session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+
+
+def authenticate(email: str, password: str) -> User:
+    """Check credentials; the same INVALID_CREDENTIALS for unknown email and wrong password."""
+    user = find_user(email)
+    limits.check_allowed(user)
+    if user is None or not verify_password(user.password_hash, password) or user.status != "active":
+        if user is not None:
+            limits.note_failure(user)
+        with unit_of_work():
+            audit.record("auth.failed", "user", user.id if user else None,
+                         after={"email": email[:254]}, actor=user)
+        raise ApiError(401, "INVALID_CREDENTIALS", "The email or password is not correct.")
+    limits.note_success(user)
+    return user
+
+
+def issue_token(email: str, password: str) -> tuple[str, ApiToken]:
+    user = authenticate(email, password)
+    token = new_token()
+    with unit_of_work():
+        row = ApiToken(user_id=user.id, token_hash=digest(token), created_at=now(),
+                       expires_at=now() + timedelta(hours=current_app.config["TOKEN_TTL_HOURS"]))
+        db.session.add(row)
+        audit.record("auth.token_issued", "user", user.id, actor=user)
+    return token, row
+
+
+def revoke_token(token: ApiToken) -> None:
+    with unit_of_work():
+        token.revoked_at = now()
+        audit.record("auth.token_revoked", "user", token.user_id, actor=token.user)
+
+
+def validate_new_password(password: str, email: str | None, field: str = "password") -> None:
+    problems = password_problems(password, email)
+    if problems:
+        raise ApiError.field(field, " ".join(problems), code="PASSWORD_POLICY")
+
+
+def new_user(email: str, role: str, first_name: str, last_name: str, password: str | None = None,
+             status: str = "active") -> User:
+    """Create an account inside the caller's transaction (409 EMAIL_TAKEN if the email exists)."""
+    email = email.strip().lower()
+    if find_user(email) is not None:
+        raise ApiError(409, "EMAIL_TAKEN", "An account with this email already exists.",
+                       errors=[{"field": "email", "message": "is already registered"}])
+    if password is not None:
+        validate_new_password(password, email)
+    user = User(email=email, role=role, first_name=first_name, last_name=last_name, status=status,
+                password_hash=hash_password(password) if password else None, created_at=now())
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def new_activation(user: User) -> str:
+    """A single-use activation code for `user`; only its hash is stored."""
+    code = new_activation_code()
+    db.session.add(ActivationCode(user_id=user.id, code_hash=digest(normalise_code(code)), created_at=now(),
+                                  expires_at=now() + timedelta(days=current_app.config["ACTIVATION_TTL_DAYS"])))
+    return code
+
+
+MAX_ACTIVATION_FAILURES = 5
+
+
+def activate(code: str, password: str, date_of_birth=None) -> User:
+    """Activate an account: the code works once, 5 failed attempts void it (api.md)."""
+    row = db.session.execute(select(ActivationCode).where(
+        ActivationCode.code_hash == digest(normalise_code(code)))).scalar_one_or_none()
+    invalid = ApiError(400, "ACTIVATION_INVALID", "The activation code or date of birth is not correct, "
+                       "or the code has expired or been used.")
+    if row is None or row.used_at is not None or row.expires_at <= now() \
+            or row.failed_attempts >= MAX_ACTIVATION_FAILURES:
+        raise invalid
+    user = row.user
+    limits.check_allowed(user)
+    if user.role == "patient" and (date_of_birth is None or user.patient.date_of_birth != date_of_birth):
+        row_id = row.id
+        db.session.rollback()
+        fresh = db.session.get(ActivationCode, row_id)
+        fresh.failed_attempts += 1
+        audit.record("account.activation_failed", "user", fresh.user_id, actor=fresh.user)
+        db.session.commit()
+        raise invalid
+    validate_new_password(password, user.email)
+    with unit_of_work():
+        row.used_at = now()
+        user.password_hash = hash_password(password)
+        user.status = "active"
+        audit.record("account.activated", "user", user.id, actor=user)
+    return user
+
+
+def create_admin(email: str, password: str, first_name: str = "Program", last_name: str = "Administrator") -> User:
+    with unit_of_work():
+        user = new_user(email, "admin", first_name, last_name, password)
+        audit.record("account.created", "user", user.id, after={"role": "admin", "email": user.email})
+    return user
+
+
+def me(user: User) -> dict:
+    """The GET /me answer."""
+    from rems.services.patients import patient_status
+
+    out = {"id": user.id, "email": user.email, "role": user.role,
+           "first_name": user.first_name, "last_name": user.last_name}
+    if user.role == "prescriber":
+        from rems.services.practice import effective_status
+
+        out["status"] = effective_status(user.prescriber)
+        out["certified_until"] = _iso(user.prescriber.certified_until)
+        out["npi"] = user.prescriber.npi
+    elif user.role == "pharmacist":
+        from rems.services.practice import effective_status
+
+        out["pharmacies"] = [{"ncpdp_id": m.pharmacy.ncpdp_id, "name": m.pharmacy.name,
+                              "status": effective_status(m.pharmacy), "is_rsp": m.is_rsp,
+                              "certified_until": _iso(m.pharmacy.certified_until)}
+                             for m in user.memberships if m.active]
+    elif user.role == "patient":
+        out.update(patient_status(user.patient, audit_read=False))
+    return out
+
+
+def _iso(d):
+    return d.isoformat() if d else None

@@ -1,0 +1,73 @@
+"""Administrator services (R-ADMIN-1)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from rems.clock import now
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import ComprehensionQuestion, PregnancyCase, User
+from rems.services import audit, practice
+from rems.services.patient_self import serialize_question
+from rems.tasks import unit_of_work
+
+
+def _by_id(model, raw):
+    if not (isinstance(raw, str | int) and str(raw).isdigit() and len(str(raw)) < 12):
+        raise ApiError(404, "NOT_FOUND", "No such record.")
+    obj = db.session.get(model, int(raw))
+    if obj is None:
+        raise ApiError(404, "NOT_FOUND", "No such record.")
+    return obj
+
+
+def list_questions() -> list[dict]:
+    rows = db.session.execute(select(ComprehensionQuestion).order_by(ComprehensionQuestion.id)).scalars()
+    return [serialize_question(q, with_answers=True) for q in rows]
+
+
+def save_question(user: User, question_id, data: dict) -> dict:
+    choices = data["choices"]
+    if sum(1 for c in choices if c["correct"]) != 1:
+        raise ApiError.field("choices", "exactly one choice must be correct")
+    if len({c["id"] for c in choices}) != len(choices):
+        raise ApiError.field("choices", "choice ids must be unique")
+    with unit_of_work():
+        q = ComprehensionQuestion() if question_id is None else _by_id(ComprehensionQuestion, question_id)
+        before = None if question_id is None else serialize_question(q, with_answers=True)
+        q.text, q.explanation, q.choices = data["text"], data["explanation"], choices
+        q.active = data.get("active", True)
+        q.updated_at = now()
+        db.session.add(q)
+        db.session.flush()
+        after = serialize_question(q, with_answers=True)
+        audit.record("question.saved", "comprehension_question", q.id, before=before, after=after, actor=user)
+    return after
+
+
+def serialize_user(u: User) -> dict:
+    return {"id": u.id, "email": u.email, "role": u.role, "status": u.status, "first_name": u.first_name,
+            "last_name": u.last_name}
+
+
+def list_users() -> list[dict]:
+    return [serialize_user(u) for u in db.session.execute(select(User).order_by(User.id)).scalars()]
+
+
+def set_status(admin: User, user_id, data: dict) -> dict:
+    user = _by_id(User, user_id)
+    if user.id == admin.id:
+        raise ApiError(409, "CONFLICT", "You cannot change your own account's status.")
+    return serialize_user(practice.set_account_status(admin, user, data["status"], data["reason"]))
+
+
+def close_case(admin: User, case_id, reason: str) -> dict:
+    """R-PT-4: only an administrator closes a pregnancy registry case, with a reason."""
+    with unit_of_work():
+        case = _by_id(PregnancyCase, case_id)
+        if case.closed_at is not None:
+            raise ApiError(409, "CONFLICT", "This case is already closed.")
+        case.closed_at, case.closed_by_id, case.close_reason = now(), admin.id, reason
+        audit.record("pregnancy_case.closed", "pregnancy_case", case.id, patient_id=case.patient_id,
+                     after={"reason": reason}, actor=admin)
+    return {"id": case.id, "closed_at": case.closed_at.isoformat(), "reason": reason}

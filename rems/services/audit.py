@@ -1,0 +1,76 @@
+"""R-AUD-1: the append-only, hash-chained audit trail.
+
+Each entry's hash covers the previous entry's hash and its own canonical content, so editing or
+deleting any row breaks the chain from that row on. On PostgreSQL a transaction-scoped advisory
+lock serialises writers, so concurrent requests still produce one valid chain; triggers (see the
+migration) refuse UPDATE, DELETE and TRUNCATE.
+"""
+from __future__ import annotations
+
+from flask import g, has_request_context, request
+from sqlalchemy import select, text
+
+from rems.clock import now
+from rems.extensions import db
+from rems.models import AuditEntry
+from rems.services.canonical import canonical, plain, sha256_hex
+
+GENESIS = "0" * 64
+CHAIN_LOCK = 7_310_001  # advisory lock key for the audit chain
+
+
+def _content(e: AuditEntry) -> dict:
+    return {"id": e.id, "at": e.at.isoformat(), "actor_id": e.actor_id, "actor_role": e.actor_role, "ip": e.ip,
+            "action": e.action, "object_type": e.object_type, "object_id": e.object_id,
+            "patient_id": e.patient_id, "before": e.before, "after": e.after}
+
+
+def entry_hash(e: AuditEntry, prev_hash: str) -> str:
+    return sha256_hex(prev_hash + canonical(_content(e)))
+
+
+def _actor():
+    user = getattr(g, "user", None) if has_request_context() else None
+    if user is None and has_request_context():
+        from flask_login import current_user
+
+        user = current_user if getattr(current_user, "is_authenticated", False) else None
+    return user
+
+
+def record(action: str, object_type: str | None = None, object_id=None, *, patient_id: int | None = None,
+           before: dict | None = None, after: dict | None = None, actor=None) -> AuditEntry:
+    """Append one entry inside the caller's transaction."""
+    actor = actor or _actor()
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
+    last = session.execute(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc())
+                           .limit(1)).first()
+    prev = last.entry_hash if last else GENESIS
+    entry = AuditEntry(
+        id=(last.id + 1) if last else 1,
+        at=now(), actor_id=getattr(actor, "id", None), actor_role=getattr(actor, "role", None),
+        ip=(request.remote_addr if has_request_context() else None), action=action, object_type=object_type,
+        object_id=None if object_id is None else str(object_id), patient_id=patient_id,
+        before=plain(before) if before is not None else None, after=plain(after) if after is not None else None,
+        prev_hash=prev)
+    entry.entry_hash = entry_hash(entry, prev)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def verify() -> dict:
+    """Walk the chain; report the first broken entry (None when intact)."""
+    prev = GENESIS
+    expected_id = 1
+    count = 0
+    rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000))
+    for e in rows.scalars():
+        count += 1
+        if e.id != expected_id or e.prev_hash != prev or e.entry_hash != entry_hash(e, prev):
+            return {"ok": False, "entries": count, "broken_at": expected_id if e.id != expected_id else e.id}
+        prev = e.entry_hash
+        expected_id += 1
+    return {"ok": True, "entries": count, "broken_at": None}

@@ -1,0 +1,184 @@
+"""Dispense eligibility and authorizations (RMAs): R-LOOP-1, R-RMA-1..6.
+
+Two pharmacists asking for the same patient at once get one RMA: the course row is locked
+(SELECT ... FOR UPDATE) while deciding, and a partial unique index allows one unreversed RMA per
+(course, cycle) even if the lock were bypassed.
+"""
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from rems import policy
+from rems.clock import now, program
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import Authorization, IdempotencyRecord, PharmacyMember, Prescriber, User
+from rems.services import audit
+from rems.services.canonical import canonical, sha256_hex
+from rems.services.facts import current_course, patient_facts, pharmacy_facts, prescriber_facts
+from rems.services.patients import by_rems_id
+from rems.services.practice import pharmacy_by_ncpdp
+from rems.tasks import unit_of_work
+from workflows import decide_dispense, evaluate_patient
+from workflows.facts import DispenseRequest
+
+
+def _request(user: User, data: dict, lock: bool = False):
+    patient = by_rems_id(data["rems_id"])
+    if patient is not None and patient.date_of_birth != data["date_of_birth"]:
+        patient = None  # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
+    prescriber = db.session.execute(select(Prescriber).where(Prescriber.npi == data["prescriber_npi"])
+                                    ).scalar_one_or_none()
+    pharmacy = pharmacy_by_ncpdp(data["pharmacy_ncpdp_id"])
+    member = pharmacy is not None and db.session.execute(select(PharmacyMember.id).where(
+        PharmacyMember.pharmacy_id == pharmacy.id, PharmacyMember.user_id == user.id,
+        PharmacyMember.active)).first() is not None
+    course = current_course(patient, lock=lock) if patient is not None else None
+    facts = patient_facts(patient, course) if patient is not None else None
+    req = DispenseRequest(patient=facts, prescriber=prescriber_facts(prescriber), pharmacy=pharmacy_facts(pharmacy),
+                          pharmacist_is_member=member, days_supply=data.get("days_supply"),
+                          patient_prescriber=prescriber_facts(patient.prescriber) if patient is not None else None)
+    return req, patient, course, pharmacy, prescriber
+
+
+def _reasons(decision) -> list[dict]:
+    return [{"code": r.code, "message": r.message} for r in decision.reasons]
+
+
+def _window(decision):
+    w = decision.window
+    return {"opens": w.opens.isoformat(), "closes": w.closes.isoformat()} if w else None
+
+
+def eligibility(user: User, query: dict) -> dict:
+    """GET /eligibility: the decision a pharmacist would get now, without issuing anything."""
+    req, patient, _, _, _ = _request(user, query)
+    decision = decide_dispense(req, program(), now())
+    with unit_of_work():
+        audit.record("dispense.checked", "patient", patient.id if patient else None,
+                     patient_id=patient.id if patient else None,
+                     after={"eligible": decision.allowed, "codes": [r.code for r in decision.reasons],
+                            "pharmacy": query["pharmacy_ncpdp_id"]}, actor=user)
+    return {"eligible": decision.allowed, "reasons": _reasons(decision), "window": _window(decision),
+            "do_not_dispense_after": decision.do_not_dispense_after.isoformat()
+            if decision.do_not_dispense_after else None}
+
+
+def _new_rma() -> str:
+    while True:
+        rma = "RMA" + "".join(secrets.choice("0123456789") for _ in range(10))
+        if db.session.execute(select(Authorization.id).where(Authorization.rma == rma)).first() is None:
+            return rma
+
+
+def serialize(a: Authorization) -> dict:
+    return {"rma": a.rma, "status": a.status, "rems_id": a.patient.rems_id, "pharmacy_ncpdp_id": a.pharmacy.ncpdp_id,
+            "prescriber_npi": a.prescriber.npi, "days_supply": a.days_supply, "quantity": a.quantity,
+            "cycle": a.cycle_number, "issued_at": a.recorded_at.isoformat(),
+            "do_not_dispense_after": a.do_not_dispense_after.isoformat(),
+            "reversed_at": a.reversed_at.isoformat() if a.reversed_at else None,
+            "reversal_reason": a.reversal_reason}
+
+
+def _idempotent(user: User, key: str | None, request_hash: str):
+    if not key:
+        return None
+    rec = db.session.execute(select(IdempotencyRecord).where(IdempotencyRecord.user_id == user.id,
+                                                             IdempotencyRecord.key == key)).scalar_one_or_none()
+    if rec is None:
+        return None
+    if rec.request_hash != request_hash:
+        raise ApiError(422, "IDEMPOTENCY_KEY_REUSED",
+                       "This Idempotency-Key was already used with a different request body.")
+    return rec.status_code, rec.body
+
+
+def authorize(user: User, data: dict, idempotency_key: str | None = None) -> tuple[int, dict]:
+    """POST /authorizations: issue an RMA or refuse with every reason (R-RMA-5)."""
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
+        raise ApiError.field("Idempotency-Key", "must be 1 to 200 characters")
+    request_hash = sha256_hex(canonical(data))
+    replay = _idempotent(user, idempotency_key, request_hash)
+    if replay:
+        return replay
+    try:
+        return _authorize_once(user, data, idempotency_key, request_hash)
+    except IntegrityError:
+        # A concurrent request won the race (same cycle or same Idempotency-Key): answer as it did.
+        db.session.rollback()
+        replay = _idempotent(user, idempotency_key, request_hash)
+        if replay:
+            return replay
+        return _authorize_once(user, data, idempotency_key, request_hash)
+
+
+def _authorize_once(user, data, idempotency_key, request_hash):
+    prog = program()
+    with unit_of_work():
+        req, patient, course, pharmacy, prescriber = _request(user, data, lock=True)
+        decision = decide_dispense(req, prog, now())
+        if not decision.allowed:
+            status, body = 409, {"type": "https://rems.example/problems/not-eligible", "title": "Conflict",
+                                 "status": 409, "code": "NOT_ELIGIBLE",
+                                 "detail": "The patient cannot be dispensed isotretinoin now.",
+                                 "reasons": _reasons(decision), "window": _window(decision)}
+            audit.record("authorization.refused", "patient", patient.id if patient else None,
+                         patient_id=patient.id if patient else None,
+                         after={"codes": [r.code for r in decision.reasons], "pharmacy": data["pharmacy_ncpdp_id"]},
+                         actor=user)
+        else:
+            st = evaluate_patient(req.patient, prog, now())
+            rma = Authorization(rma=_new_rma(), course_id=course.id, patient_id=patient.id,
+                                prescriber_id=prescriber.id, pharmacy_id=pharmacy.id, pharmacist_id=user.id,
+                                cycle_number=st.cycle_number, days_supply=data["days_supply"],
+                                quantity=data["quantity"], recorded_at=now(),
+                                do_not_dispense_after=decision.do_not_dispense_after, status="authorized")
+            db.session.add(rma)
+            db.session.flush()
+            course.status = "active"
+            audit.record("authorization.issued", "authorization", rma.rma, patient_id=patient.id,
+                         after={"rma": rma.rma, "days_supply": rma.days_supply, "quantity": rma.quantity,
+                                "do_not_dispense_after": rma.do_not_dispense_after, "cycle": rma.cycle_number},
+                         actor=user)
+            status = 201
+            body = {"rma": rma.rma, "do_not_dispense_after": rma.do_not_dispense_after.isoformat(),
+                    "days_supply": rma.days_supply, "quantity": rma.quantity, "status": "authorized",
+                    "rems_id": patient.rems_id}
+        if idempotency_key:
+            db.session.add(IdempotencyRecord(user_id=user.id, key=idempotency_key, request_hash=request_hash,
+                                             status_code=status, body=body, created_at=now()))
+            db.session.flush()
+    return status, body
+
+
+def get_authorization(user: User, rma: str) -> Authorization:
+    row = None
+    if isinstance(rma, str) and len(rma) <= 20:
+        row = db.session.execute(select(Authorization).where(Authorization.rma == rma)).scalar_one_or_none()
+    policy.require(user, "authorization.read", row)
+    return row
+
+
+def reverse(user: User, rma: str, reason: str) -> Authorization:
+    """R-RMA-4: the pharmacy that obtained the RMA reverses it; inside the window the cycle reopens."""
+    with unit_of_work():
+        row = None
+        if isinstance(rma, str) and len(rma) <= 20:
+            row = db.session.execute(select(Authorization).where(Authorization.rma == rma)
+                                     .with_for_update()).scalar_one_or_none()
+        policy.require(user, "authorization.reverse", row)
+        if row.status == "reversed":
+            raise ApiError(409, "NOT_REVERSIBLE", f"RMA {row.rma} was already reversed.")
+        row.status = "reversed"
+        row.reversed_at = now()
+        row.reversed_by_id = user.id
+        row.reversal_reason = reason
+        audit.record("authorization.reversed", "authorization", row.rma, patient_id=row.patient_id,
+                     before={"status": "authorized"}, after={"status": "reversed", "reason": reason}, actor=user)
+        course = current_course(row.patient)
+        st = evaluate_patient(patient_facts(row.patient, course), program(), now())
+        course.status = st.course_status
+    return row

@@ -1,0 +1,120 @@
+"""R-DOC-1: signed PDF attestations rendered with WeasyPrint, their SHA-256 stored and verifiable.
+
+Rendering is fed plain values only and uses a URL fetcher that serves the project's own packaged
+assets and refuses everything else (no file:, no network), so a hostile value in a record cannot
+make the renderer read a local file or open a connection.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import current_app, render_template
+
+from rems import policy
+from rems.clock import now, program
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import Document, Signature
+
+ASSETS = Path(__file__).resolve().parent.parent / "static" / "pdf"
+ASSET_SCHEME = "rems-asset:"
+
+
+class FetchRefused(ValueError):
+    pass
+
+
+def safe_url_fetcher(url: str, *args, **kwargs):
+    """Serve only `rems-asset:NAME` from the packaged pdf assets; refuse every other URL."""
+    if not url.startswith(ASSET_SCHEME):
+        raise FetchRefused(f"refused to fetch {url[:80]!r}")
+    name = url[len(ASSET_SCHEME):]
+    path = (ASSETS / name).resolve()
+    if path.parent != ASSETS.resolve() or not path.is_file():
+        raise FetchRefused(f"no such asset {name[:40]!r}")
+    from weasyprint.urls import URLFetcherResponse
+
+    return URLFetcherResponse(url=url, body=path.read_bytes(),
+                              headers={"Content-Type": "text/css" if name.endswith(".css") else
+                                       "application/octet-stream"})
+
+
+def manifestation(sig: Signature) -> dict:
+    """The plain values printed on the attestation (R-SIG-1 manifestation)."""
+    prog = program()
+    local = sig.signed_at.astimezone(ZoneInfo(prog.timezone))
+    return {
+        "program": prog.name,
+        "printed_name": sig.printed_name,
+        "role": sig.role,
+        "meaning": sig.meaning,
+        "signed_local": local.strftime("%B %-d, %Y at %-I:%M:%S %p %Z"),
+        "signed_utc": sig.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "record_type": sig.record_type.replace("_", " "),
+        "record_id": sig.record_id,
+        "record_sha256": sig.record_sha256,
+        "signature_id": sig.id,
+    }
+
+
+def render_html(values: dict) -> str:
+    return render_template("pdf/attestation.html", **values)
+
+
+def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=safe_url_fetcher).write_pdf()
+
+
+def render_document(document_id: int) -> None:
+    """Task: render one document's PDF. Idempotent: a ready document is left alone."""
+    doc = db.session.get(Document, document_id)
+    if doc is None or doc.status == "ready":
+        return
+    sig = db.session.get(Signature, doc.signature_id)
+    values = manifestation(sig)
+    values["document_id"] = doc.id
+    try:
+        pdf = render_pdf(render_html(values))
+    except Exception as exc:  # noqa: BLE001 - recorded on the document, then re-raised for retries
+        doc.status, doc.error = "failed", str(exc)[:500]
+        db.session.commit()
+        raise
+    doc.pdf = pdf
+    doc.sha256 = hashlib.sha256(pdf).hexdigest()
+    doc.status, doc.error, doc.rendered_at = "ready", None, now()
+    db.session.commit()
+    current_app.logger.info("document %s rendered (%d bytes)", doc.id, len(pdf))
+
+
+def readable(user, doc_id) -> Document:
+    doc = None
+    if isinstance(doc_id, str) and doc_id.isdigit() and len(doc_id) < 12:
+        doc = db.session.get(Document, int(doc_id))
+    policy.require(user, "document.read", doc)
+    return doc
+
+
+def serialize(doc: Document) -> dict:
+    sig = doc.signature
+    return {"id": doc.id, "status": doc.status, "sha256": doc.sha256, "meaning": sig.meaning,
+            "signed_at": sig.signed_at.isoformat(), "signer": sig.printed_name, "role": sig.role,
+            "record_type": sig.record_type, "record_id": sig.record_id, "record_sha256": sig.record_sha256}
+
+
+MAX_PDF_BYTES = 2 * 1024 * 1024
+
+
+def verify(pdf_bytes: bytes) -> dict:
+    """R-DOC-1: anyone holding the PDF can check it; the answer carries no personal data."""
+    if len(pdf_bytes) > MAX_PDF_BYTES:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", "That file is larger than any document we issue.")
+    digest = hashlib.sha256(pdf_bytes).hexdigest()
+    from sqlalchemy import select
+
+    doc_id = db.session.execute(select(Document.id).where(Document.sha256 == digest,
+                                                          Document.status == "ready")).scalar_one_or_none()
+    return {"valid": doc_id is not None, "document_id": doc_id}

@@ -1,0 +1,282 @@
+"""Patient enrollment and the prescriber's clinical records (R-PAT-*, R-CON-*, R-PT-*, R-END-1)."""
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from rems import tasks
+from rems.clock import now, program
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import (
+    CategoryChange,
+    ContraceptionRecord,
+    Course,
+    Patient,
+    PregnancyCase,
+    PregnancyTest,
+    User,
+    Visit,
+)
+from rems.services import accounts, audit, signatures
+from rems.services.facts import current_course, patient_facts
+from rems.services.practice import effective_status
+from rems.tasks import unit_of_work
+from workflows import check_transition, evaluate_patient
+
+
+def rems_id_check_digit(body: str) -> str:
+    """Luhn check digit over the 9-digit body of a REMS patient ID (R-PAT-1)."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def rems_id_valid(rems_id: str) -> bool:
+    return (isinstance(rems_id, str) and len(rems_id) == 10 and rems_id.isdigit()
+            and rems_id_check_digit(rems_id[:9]) == rems_id[9])
+
+
+def _new_rems_id() -> str:
+    while True:
+        body = str(secrets.randbelow(9 * 10**8) + 10**8)
+        candidate = body + rems_id_check_digit(body)
+        if db.session.execute(select(Patient.id).where(Patient.rems_id == candidate)).first() is None:
+            return candidate
+
+
+def name_key(first: str, last: str) -> str:
+    return f"{' '.join(first.split()).casefold()}|{' '.join(last.split()).casefold()}"
+
+
+def by_rems_id(rems_id: str) -> Patient | None:
+    if not isinstance(rems_id, str) or len(rems_id) > 12:
+        return None
+    return db.session.execute(select(Patient).where(Patient.rems_id == rems_id)).scalar_one_or_none()
+
+
+def _require_certified(user: User) -> None:
+    if effective_status(user.prescriber) != "certified":
+        raise ApiError(403, "PRESCRIBER_NOT_CERTIFIED",
+                       "Only a certified prescriber can do this; sign the program attestation first.")
+
+
+def enroll(user: User, data: dict) -> tuple[Patient, str | None]:
+    """R-PAT-1: enroll a patient with a unique REMS ID; a duplicate (same first and last name and
+    date of birth) is refused unless the prescriber asks to transfer that patient."""
+    _require_certified(user)
+    if data["date_of_birth"] > now().date():
+        raise ApiError.field("date_of_birth", "cannot be in the future", code="DATE_IN_FUTURE")
+    key = name_key(data["first_name"], data["last_name"])
+    with unit_of_work():
+        dup = db.session.execute(select(Patient).where(Patient.name_key == key,
+                                                       Patient.date_of_birth == data["date_of_birth"])
+                                 ).scalar_one_or_none()
+        if dup is not None:
+            if not data.get("transfer"):
+                raise ApiError(409, "DUPLICATE_PATIENT", "A patient with this name and date of birth is already "
+                               "enrolled. If they are moving to your care, enroll again with transfer.")
+            before = {"prescriber_id": dup.prescriber_id}
+            dup.prescriber_id = user.prescriber.id
+            audit.record("patient.transferred", "patient", dup.id, patient_id=dup.id, before=before,
+                         after={"prescriber_id": user.prescriber.id}, actor=user)
+            return dup, None
+        account = accounts.new_user(data["email"], "patient", data["first_name"], data["last_name"],
+                                    status="pending_activation")
+        patient = Patient(rems_id=_new_rems_id(), user_id=account.id, prescriber_id=user.prescriber.id,
+                          first_name=data["first_name"], last_name=data["last_name"], name_key=key,
+                          date_of_birth=data["date_of_birth"], email=account.email, category=data["category"],
+                          created_at=now())
+        db.session.add(patient)
+        db.session.flush()
+        db.session.add(Course(patient_id=patient.id, enrolled_at=now(), status="enrolled"))
+        code = accounts.new_activation(account)
+        audit.record("patient.enrolled", "patient", patient.id, patient_id=patient.id,
+                     after={"rems_id": patient.rems_id, "category": patient.category}, actor=user)
+    return patient, code
+
+
+def _iso(d):
+    return d.isoformat() if d else None
+
+
+def serialize_status(patient: Patient, st, role: str) -> dict:
+    return {
+        "rems_id": patient.rems_id,
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "category": patient.category,
+        "course_status": st.course_status,
+        "cycle": st.cycle_number,
+        "eligible": st.eligible,
+        "requirements": [{"code": r.code, "met": r.met, "detail": r.detail} for r in st.requirements],
+        "reasons": [{"code": r.code, "message": r.message} for r in st.reasons],
+        "window": {"opens": _iso(st.window.opens), "closes": _iso(st.window.closes)} if st.window else None,
+        "next_steps": list(st.next_steps.get(role, ())),
+        "next_steps_by_role": {k: list(v) for k, v in st.next_steps.items()},
+        "home_testing_enabled": patient.home_testing_enabled,
+        "consent_signed": patient.consent_signed_at is not None,
+    }
+
+
+def evaluate(patient: Patient, course: Course | None = None):
+    course = course or current_course(patient)
+    return evaluate_patient(patient_facts(patient, course), program(), now()), course
+
+
+def patient_status(patient: Patient, role: str = "patient", audit_read: bool = True, reader: User | None = None) -> dict:
+    """The api.md "Patient status"; R-AUD-1: a read of a patient record is audited."""
+    st, _ = evaluate(patient)
+    if audit_read:
+        with unit_of_work():
+            audit.record("patient.read", "patient", patient.id, patient_id=patient.id, actor=reader)
+    return serialize_status(patient, st, role)
+
+
+def _guard(action: str, patient: Patient, course: Course, **payload) -> None:
+    verdict = check_transition(action, patient_facts(patient, course), program(), now(), **payload)
+    if not verdict.ok:
+        field = verdict.field
+        raise ApiError(422, verdict.code or "VALIDATION_ERROR", verdict.message,
+                       errors=[{"field": field, "message": verdict.message}] if field else None)
+
+
+def _refresh_status(patient: Patient, course: Course) -> None:
+    db.session.flush()
+    db.session.expire(course)
+    st = evaluate_patient(patient_facts(patient, current_course(patient)), program(), now())
+    course.status = st.course_status
+
+
+def _clinical_write(user: User, patient: Patient):
+    """Common start of every prescriber write: certified prescriber and a locked course."""
+    _require_certified(user)
+    return current_course(patient, lock=True)
+
+
+def record_visit(user: User, patient: Patient, data: dict) -> Visit:
+    """R-PAT-4 / R-CYC-3: a signed visit confirmation, with counseling when `counseled`."""
+    with unit_of_work():
+        course = _clinical_write(user, patient)
+        _guard("record_visit", patient, course, visit_date=data["visit_date"], counseled=data["counseled"])
+        visit = Visit(course_id=course.id, visit_date=data["visit_date"], counseled=data["counseled"],
+                      recorded_at=now(), recorded_by_id=user.id)
+        db.session.add(visit)
+        db.session.flush()
+        sig, _ = signatures.sign(user, data["signature"]["password"],
+                                 "counseling" if visit.counseled else "visit", "visit", visit.id,
+                                 {"patient": patient.rems_id, "visit_date": visit.visit_date,
+                                  "counseled": visit.counseled}, patient_id=patient.id)
+        visit.signature_id = sig.id
+        audit.record("visit.recorded", "visit", visit.id, patient_id=patient.id,
+                     after={"visit_date": visit.visit_date, "counseled": visit.counseled}, actor=user)
+        _refresh_status(patient, course)
+    return visit
+
+
+def record_contraception(user: User, patient: Patient, data: dict) -> ContraceptionRecord:
+    """R-CON-1: two forms (at least one primary) or abstinence; R-CON-2 uses its start date."""
+    forms = tuple(data.get("forms") or ())
+    abstinence = bool(data.get("abstinence"))
+    with unit_of_work():
+        course = _clinical_write(user, patient)
+        _guard("record_contraception", patient, course, start_date=data["start_date"], forms=forms,
+               abstinence=abstinence)
+        rec = ContraceptionRecord(course_id=course.id, start_date=data["start_date"], forms=list(forms),
+                                  abstinence=abstinence, recorded_at=now(), recorded_by_id=user.id)
+        db.session.add(rec)
+        db.session.flush()
+        audit.record("contraception.recorded", "contraception", rec.id, patient_id=patient.id,
+                     after={"start_date": rec.start_date, "forms": list(forms), "abstinence": abstinence},
+                     actor=user)
+        _refresh_status(patient, course)
+    return rec
+
+
+def record_test(user: User, patient: Patient, data: dict) -> PregnancyTest:
+    """R-PT-1..3; R-PT-4: a positive result ends treatment at once and opens a registry case."""
+    with unit_of_work():
+        course = _clinical_write(user, patient)
+        _guard("record_test", patient, course, kind=data["kind"], specimen_date=data["specimen_date"],
+               result=data["result"], setting=data["setting"])
+        test = PregnancyTest(course_id=course.id, kind=data["kind"], specimen_date=data["specimen_date"],
+                             result=data["result"], setting=data["setting"], recorded_at=now(),
+                             recorded_by_id=user.id)
+        db.session.add(test)
+        db.session.flush()
+        audit.record("pregnancy_test.recorded", "pregnancy_test", test.id, patient_id=patient.id,
+                     after={"kind": test.kind, "specimen_date": test.specimen_date, "result": test.result,
+                            "setting": test.setting}, actor=user)
+        if test.result == "positive":
+            _report_pregnancy(user, patient, course, test)
+        _refresh_status(patient, course)
+    return test
+
+
+def _report_pregnancy(user: User, patient: Patient, course: Course, test: PregnancyTest) -> None:
+    from rems.services import notify
+
+    course.pregnancy_reported_at = now()
+    case = PregnancyCase(patient_id=patient.id, course_id=course.id, test_id=test.id, opened_at=now())
+    db.session.add(case)
+    db.session.flush()
+    audit.record("pregnancy.reported", "pregnancy_case", case.id, patient_id=patient.id,
+                 after={"test_id": test.id, "specimen_date": test.specimen_date}, actor=user)
+    admins = db.session.execute(select(User).where(User.role == "admin", User.status == "active")).scalars()
+    text = (f"A positive pregnancy test (collected {test.specimen_date:%b %-d, %Y}) was recorded for patient "
+            f"{patient.rems_id}. Treatment has stopped and a pregnancy registry case (#{case.id}) is open.")
+    for recipient in [patient.prescriber.user, *admins]:
+        notify.notify(recipient, "pregnancy_reported", "Pregnancy reported", text, subject_key=f"case:{case.id}")
+
+
+def set_home_testing(user: User, patient: Patient, data: dict) -> Patient:
+    """R-PT-3: home tests need the prescriber's permission with a written anti-falsification procedure."""
+    if data["enabled"] and not (data.get("procedure") or "").strip():
+        raise ApiError.field("procedure", "is required to enable home testing")
+    with unit_of_work():
+        course = _clinical_write(user, patient)
+        if data["enabled"]:
+            _guard("enable_home_testing", patient, course)
+        before = {"enabled": patient.home_testing_enabled}
+        patient.home_testing_enabled = data["enabled"]
+        patient.home_testing_procedure = data.get("procedure") if data["enabled"] else None
+        audit.record("patient.home_testing", "patient", patient.id, patient_id=patient.id, before=before,
+                     after={"enabled": data["enabled"], "procedure": data.get("procedure")}, actor=user)
+    return patient
+
+
+def change_category(user: User, patient: Patient, data: dict) -> Patient:
+    """R-PAT-2: category change with a reason; audited; applies from the next authorization."""
+    with unit_of_work():
+        course = _clinical_write(user, patient)
+        _guard("change_category", patient, course, category=data["category"])
+        db.session.add(CategoryChange(patient_id=patient.id, from_category=patient.category,
+                                      to_category=data["category"], reason=data["reason"], recorded_at=now(),
+                                      recorded_by_id=user.id))
+        audit.record("patient.category_changed", "patient", patient.id, patient_id=patient.id,
+                     before={"category": patient.category},
+                     after={"category": data["category"], "reason": data["reason"]}, actor=user)
+        patient.category = data["category"]
+        _refresh_status(patient, course)
+    return patient
+
+
+def end_treatment(user: User, patient: Patient, data: dict) -> Patient:
+    """R-END-1: last dose recorded; no RMA afterwards."""
+    with unit_of_work():
+        course = _clinical_write(user, patient)
+        _guard("end_treatment", patient, course, last_dose_date=data["last_dose_date"])
+        course.last_dose_date = data["last_dose_date"]
+        course.end_reason = data.get("reason")
+        course.ended_at = now()
+        audit.record("course.ended", "course", course.id, patient_id=patient.id,
+                     after={"last_dose_date": course.last_dose_date, "reason": course.end_reason}, actor=user)
+        _refresh_status(patient, course)
+    return patient

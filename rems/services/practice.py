@@ -1,0 +1,140 @@
+"""Prescriber and pharmacy certification (R-PRES-1, R-PHAR-1)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from rems.clock import now, program, today
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import Pharmacy, PharmacyMember, Prescriber, User
+from rems.services import accounts, audit, signatures
+from rems.tasks import unit_of_work
+
+
+def npi_valid(npi: str) -> bool:
+    """R-PRES-1: 10 digits, Luhn check over "80840" + NPI."""
+    if not (isinstance(npi, str) and len(npi) == 10 and npi.isdigit()):
+        return False
+    digits = [int(c) for c in "80840" + npi]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def effective_status(obj) -> str:
+    """pending | certified | suspended | revoked | expired (certification older than a year)."""
+    if obj.status == "certified" and obj.certified_until is not None and obj.certified_until < today():
+        return "expired"
+    return obj.status
+
+
+def register_prescriber(data: dict) -> Prescriber:
+    if not npi_valid(data["npi"]):
+        raise ApiError.field("npi", "is not a valid NPI (10 digits with a valid check digit)", code="NPI_INVALID")
+    with unit_of_work():
+        if db.session.execute(select(Prescriber).where(Prescriber.npi == data["npi"])).scalar_one_or_none():
+            raise ApiError(409, "NPI_TAKEN", "A prescriber with this NPI is already registered.",
+                           errors=[{"field": "npi", "message": "is already registered"}])
+        user = accounts.new_user(data["email"], "prescriber", data["first_name"], data["last_name"],
+                                 data["password"])
+        pres = Prescriber(user_id=user.id, npi=data["npi"], license_state=data["license_state"].upper(),
+                          license_number=data["license_number"], status="pending", created_at=now())
+        db.session.add(pres)
+        db.session.flush()
+        audit.record("prescriber.registered", "prescriber", pres.id, after={"npi": pres.npi}, actor=user)
+    return pres
+
+
+def _certify(obj, user: User, password: str, meaning: str, record_type: str, record: dict):
+    if obj.status in ("suspended", "revoked"):
+        raise ApiError(409, "CERTIFICATION_BLOCKED", f"This {record_type} is {obj.status}; contact the program.")
+    before = {"status": effective_status(obj), "certified_until": obj.certified_until}
+    _, doc = signatures.sign(user, password, meaning, record_type, obj.id, record)
+    obj.status = "certified"
+    obj.certified_at = now()
+    obj.certified_until = today() + timedelta(days=program().certification_days - 1)
+    audit.record(f"{record_type}.certified", record_type, obj.id, before=before,
+                 after={"status": "certified", "certified_until": obj.certified_until}, actor=user)
+    return doc
+
+
+def attest_prescriber(user: User, password: str):
+    """R-PRES-1: the signed program attestation certifies for 365 days (annual re-attestation)."""
+    with unit_of_work():
+        pres = user.prescriber
+        doc = _certify(pres, user, password, "prescriber_attestation", "prescriber",
+                       {"npi": pres.npi, "name": user.full_name, "license_state": pres.license_state,
+                        "license_number": pres.license_number, "program": program().code})
+    return pres, doc
+
+
+def pharmacy_by_ncpdp(ncpdp_id: str) -> Pharmacy | None:
+    return db.session.execute(select(Pharmacy).where(Pharmacy.ncpdp_id == ncpdp_id)).scalar_one_or_none()
+
+
+def register_pharmacy(data: dict) -> Pharmacy:
+    """R-PHAR-1: the RSP registers the pharmacy; it stays pending until the RSP signs."""
+    if not npi_valid(data["npi"]):
+        raise ApiError.field("npi", "is not a valid NPI (10 digits with a valid check digit)", code="NPI_INVALID")
+    with unit_of_work():
+        if pharmacy_by_ncpdp(data["ncpdp_id"]) is not None:
+            raise ApiError(409, "NCPDP_TAKEN", "A pharmacy with this NCPDP ID is already registered.",
+                           errors=[{"field": "ncpdp_id", "message": "is already registered"}])
+        rsp = data["rsp"]
+        user = accounts.new_user(rsp["email"], "pharmacist", rsp["first_name"], rsp["last_name"], rsp["password"])
+        addr = data["address"]
+        ph = Pharmacy(name=data["name"], ncpdp_id=data["ncpdp_id"], npi=data["npi"], address_line1=addr["line1"],
+                      city=addr["city"], state=addr["state"].upper(), zip=addr["zip"], status="pending",
+                      created_at=now())
+        db.session.add(ph)
+        db.session.flush()
+        db.session.add(PharmacyMember(pharmacy_id=ph.id, user_id=user.id, is_rsp=True,
+                                      license_number=rsp["license_number"], created_at=now()))
+        audit.record("pharmacy.registered", "pharmacy", ph.id, after={"ncpdp_id": ph.ncpdp_id, "rsp": user.email},
+                     actor=user)
+    return ph
+
+
+def attest_pharmacy(user: User, pharmacy: Pharmacy, password: str):
+    with unit_of_work():
+        doc = _certify(pharmacy, user, password, "pharmacy_attestation", "pharmacy",
+                       {"ncpdp_id": pharmacy.ncpdp_id, "name": pharmacy.name, "npi": pharmacy.npi,
+                        "rsp": user.full_name, "program": program().code})
+    return pharmacy, doc
+
+
+def invite_pharmacist(rsp: User, pharmacy: Pharmacy, data: dict) -> tuple[User, str]:
+    """R-PHAR-1: the RSP invites staff; each activates their own account with the code."""
+    with unit_of_work():
+        user = accounts.new_user(data["email"], "pharmacist", data["first_name"], data["last_name"],
+                                 status="pending_activation")
+        db.session.add(PharmacyMember(pharmacy_id=pharmacy.id, user_id=user.id, is_rsp=False,
+                                      license_number=data["license_number"], created_at=now()))
+        code = accounts.new_activation(user)
+        audit.record("pharmacy.pharmacist_invited", "user", user.id,
+                     after={"pharmacy": pharmacy.ncpdp_id, "email": user.email}, actor=rsp)
+    return user, code
+
+
+def set_account_status(admin: User, user: User, status: str, reason: str) -> User:
+    """R-ADMIN-1 / R-PRES-1: suspend or reinstate an account; a suspended prescriber is also
+    suspended as a prescriber, so none of their patients gets a new authorization."""
+    with unit_of_work():
+        before = {"status": user.status}
+        user.status = status
+        if user.role == "prescriber" and user.prescriber is not None:
+            pres = user.prescriber
+            if status == "suspended":
+                pres.status = "suspended"
+            elif pres.status == "suspended":
+                pres.status = "certified" if pres.certified_at else "pending"
+        audit.record("account.status_changed", "user", user.id, before=before,
+                     after={"status": status, "reason": reason}, actor=admin)
+    return user

@@ -1,0 +1,110 @@
+"""Dispensing decisions: R-LOOP-1, R-PRES-1, R-PHAR-1, R-RMA-2..6."""
+from dataclasses import replace
+from datetime import date
+
+from tests.workflows.factories import PHARMACY, PRESCRIBER, at, patient, request
+
+from workflows import decide_dispense, evaluate_patient
+
+NOW = at("2026-10-21")
+
+
+def ready():
+    return patient().cgp_ready().build()
+
+
+def test_R_LOOP_1_R_RMA_1_everything_in_place_allows_with_do_not_dispense_after(program):
+    d = decide_dispense(request(ready()), program, NOW)
+    assert d.allowed and d.reasons == () and d.do_not_dispense_after == date(2026, 10, 26)
+
+
+def test_R_PRES_1_prescriber_not_certified_suspended_revoked_or_expired(program):
+    for changes in ({"status": "pending"}, {"status": "suspended"}, {"status": "revoked"},
+                    {"certified_until": date(2026, 10, 20)}):
+        other = replace(PRESCRIBER, **changes)
+        d = decide_dispense(request(ready(), prescriber=other, patient_prescriber=other), program, NOW)
+        assert d.codes == ("PRESCRIBER_NOT_CERTIFIED",)
+    same_day = replace(PRESCRIBER, certified_until=date(2026, 10, 21))
+    assert decide_dispense(request(ready(), prescriber=same_day, patient_prescriber=same_day), program, NOW).allowed
+
+
+def test_R_PRES_1_suspended_own_prescriber_blocks_even_with_other_npi(program):
+    suspended = replace(PRESCRIBER, status="suspended")
+    d = decide_dispense(request(ready(), patient_prescriber=suspended), program, NOW)
+    assert d.codes == ("PRESCRIBER_NOT_CERTIFIED",)
+
+
+def test_R_LOOP_1_prescriber_mismatch(program):
+    other = replace(PRESCRIBER, id=99, npi="1245319599")
+    assert decide_dispense(request(ready(), prescriber=other), program, NOW).codes == ("PRESCRIBER_MISMATCH",)
+    unknown = decide_dispense(request(ready(), prescriber=None), program, NOW)
+    assert set(unknown.codes) == {"PRESCRIBER_MISMATCH", "PRESCRIBER_NOT_CERTIFIED"}
+
+
+def test_R_PHAR_1_pharmacy_not_certified_and_pharmacist_not_member(program):
+    for pharmacy in (None, replace(PHARMACY, status="pending"), replace(PHARMACY, certified_until=date(2026, 10, 20))):
+        assert decide_dispense(request(ready(), pharmacy=pharmacy), program, NOW).codes == ("PHARMACY_NOT_CERTIFIED",)
+    assert decide_dispense(request(ready(), pharmacist_is_member=False), program, NOW).codes == (
+        "PHARMACIST_NOT_MEMBER",)
+
+
+def test_R_RMA_6_unknown_patient_answers_patient_not_found_only(program):
+    d = decide_dispense(request(None), program, NOW)
+    assert d.codes == ("PATIENT_NOT_FOUND",) and d.window is None and d.do_not_dispense_after is None
+    d2 = decide_dispense(request(None, pharmacist_is_member=False), program, NOW)
+    assert d2.codes == ("PHARMACIST_NOT_MEMBER", "PATIENT_NOT_FOUND")
+
+
+def test_R_RMA_5_refusal_lists_all_codes_with_readable_dates(program):
+    p = replace(patient().build(), consent_signed_at=None)
+    d = decide_dispense(request(p, days_supply=31, pharmacist_is_member=False), program, at("2026-10-02"))
+    assert set(d.codes) == {"PHARMACIST_NOT_MEMBER", "CONSENT_MISSING", "COUNSELING_REQUIRED",
+                            "CONTRACEPTION_MISSING", "SCREENING_TEST_MISSING", "PREGNANCY_TEST_REQUIRED",
+                            "ATTESTATION_REQUIRED", "DAYS_SUPPLY_EXCEEDS_LIMIT"}
+    assert all(r.message for r in d.reasons) and len(set(d.codes)) == len(d.codes)
+
+
+def test_R_RMA_2_days_supply_limit_boundary_and_eligibility_check(program):
+    assert decide_dispense(request(ready(), days_supply=30), program, NOW).allowed
+    assert decide_dispense(request(ready(), days_supply=31), program, NOW).codes == ("DAYS_SUPPLY_EXCEEDS_LIMIT",)
+    assert decide_dispense(request(ready(), days_supply=None), program, NOW).allowed
+
+
+def test_R_RMA_2_already_authorized_while_window_open(program):
+    p = patient().cgp_ready().rma("2026-10-21", "2026-10-26").build()
+    d = decide_dispense(request(p), program, at("2026-10-22"))
+    assert "ALREADY_AUTHORIZED" in d.codes and not d.allowed
+    s = evaluate_patient(p, program, at("2026-10-22"))
+    assert s.cycle_number == 2 and not s.eligible
+
+
+def test_R_RMA_3_refill_too_soon_at_75_percent(program):
+    # 30 days supplied Oct 21: 22.5 days must elapse -> next authorization from Nov 13
+    def with_monthly(day):
+        return (patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit(day).test("monthly", day)
+                .attest(day).build())
+    early = decide_dispense(request(with_monthly("2026-11-12")), program, at("2026-11-12"))
+    assert early.codes == ("REFILL_TOO_SOON",)
+    assert "from Nov 13" in early.reasons[0].message
+    assert decide_dispense(request(with_monthly("2026-11-13")), program, at("2026-11-13")).allowed
+
+
+def test_R_RMA_3_refill_uses_previous_days_supply(program):
+    p = (patient().cgp_ready().rma("2026-10-21", "2026-10-26", days_supply=8).visit("2026-10-27")
+         .test("monthly", "2026-10-27").attest("2026-10-27").build())
+    assert decide_dispense(request(p), program, at("2026-10-27")).allowed  # ceil(6) = Oct 27
+
+
+def test_R_RMA_4_reversal_inside_window_reopens_the_cycle(program):
+    p = patient().cgp_ready().rma("2026-10-21", "2026-10-26", reversed_on="2026-10-22").build()
+    before = decide_dispense(request(p), program, at("2026-10-22T17:30"))
+    assert "ALREADY_AUTHORIZED" in before.codes
+    s = evaluate_patient(p, program, at("2026-10-22T19:00"))
+    assert s.eligible and s.cycle_number == 1 and s.first_authorization_pending
+    assert decide_dispense(request(p), program, at("2026-10-22T19:00")).allowed
+
+
+def test_R_RMA_4_reversal_after_window_leaves_cycle_missed(program):
+    p = patient().cgp_ready().rma("2026-10-21", "2026-10-26", reversed_on="2026-10-28").build()
+    s = evaluate_patient(p, program, at("2026-10-29"))
+    assert s.cycle_number == 2 and "WINDOW_EXPIRED" in s.codes and s.course_status == "enrolled"

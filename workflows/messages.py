@@ -1,0 +1,30 @@
+"""Sentence formatting: dates a pharmacist can read aloud to a patient (R-RMA-5)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+KIND_LABELS = {
+    "screening": "screening",
+    "confirmation": "confirmation",
+    "monthly": "monthly",
+    "post_treatment": "post-treatment",
+}
+
+
+def short(d: date) -> str:
+    """'Nov 2' — the form used inside reasons ("test collected Nov 2: window closed Nov 8")."""
+    return f"{d:%b} {d.day}"
+
+
+def long(d: date) -> str:
+    """'Tue, Dec 2, 2026' — for next steps, where the weekday helps planning."""
+    return f"{d:%a}, {d:%b} {d.day}, {d.year}"
+
+
+def settings_phrase(settings: tuple[str, ...]) -> str:
+    return "medical or home" if "home" in settings else "medical setting"
+
+
+def forms_phrase(forms: tuple[str, ...]) -> str:
+    return " and ".join(f.replace("_", " ") for f in forms)

@@ -1,0 +1,93 @@
+"""Plain sentences telling each party what to do next, derived from the unmet requirements."""
+
+from __future__ import annotations
+
+from .clock import days
+from .context import Context
+from .messages import KIND_LABELS, long, short
+from .requirements import test_earliest
+from .results import Reason
+
+ROLES = ("patient", "prescriber", "pharmacist")
+
+
+def _course_over(ctx: Context) -> dict[str, list[str]]:
+    steps: dict[str, list[str]] = {role: [] for role in ROLES}
+    if ctx.pregnancy_reported:  # R-PT-4
+        steps["patient"].append("Stop taking isotretinoin and contact your prescriber right away.")
+        steps["prescriber"].append(
+            "A pregnancy was reported: follow up with the patient and the pregnancy registry."
+        )
+        steps["pharmacist"].append("Do not dispense: a pregnancy was reported.")
+        return steps
+    last = ctx.patient.last_dose_date
+    until = last + days(ctx.program.post_treatment_contraception_days)
+    if ctx.is_cgp:  # R-CON-3, R-END-2
+        steps["patient"].append(
+            f"Keep using your two forms of contraception (or abstinence) until "
+            f"{long(until)}, {ctx.program.post_treatment_contraception_days} days after "
+            f"your last dose."
+        )
+    steps["patient"].append(f"Do not donate blood until {long(until)}.")  # R-END-2
+    due = ctx.post_treatment_test_due
+    if ctx.course_status == "post_treatment":  # R-END-1
+        steps["patient"].append(f"Take your post-treatment pregnancy test on or after {long(due)}.")
+        steps["prescriber"].append(
+            f"Record the negative post-treatment pregnancy test collected on or after {short(due)}."
+        )
+    steps["pharmacist"].append(f"Do not dispense: treatment ended (last dose {short(last)}).")
+    return steps
+
+
+_BY_CODE: dict[str, tuple[str, str]] = {
+    "CONSENT_MISSING": ("patient", "Sign the informed consent in your account."),
+    "COUNSELING_REQUIRED": ("prescriber", "Counsel the patient and record the counseling."),
+    "CONTRACEPTION_MISSING": (
+        "prescriber",
+        "Record the patient's two forms of contraception (or commitment to abstinence).",
+    ),
+    "SCREENING_TEST_MISSING": (
+        "prescriber",
+        "Record a negative screening pregnancy test done in a medical setting.",
+    ),
+    "ATTESTATION_REQUIRED": ("patient", "Answer this cycle's questions and sign your monthly attestation."),
+    "VISIT_REQUIRED": ("prescriber", "Record this month's visit."),
+}
+
+
+def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dict[str, tuple[str, ...]]:
+    if ctx.pregnancy_reported or ctx.treatment_ended:
+        steps = _course_over(ctx)
+        return {role: tuple(s) for role, s in steps.items()}
+    steps = {role: [] for role in ROLES}
+    for reason in reasons:
+        if reason.code in _BY_CODE:
+            role, sentence = _BY_CODE[reason.code]
+            if reason.code == "ATTESTATION_REQUIRED" and ctx.attestation_attempts_left == 0:  # R-ATT-2
+                role, sentence = (
+                    "prescriber",
+                    (
+                        "Counsel the patient again: the monthly attestation "
+                        "attempts of this cycle are used up."
+                    ),
+                )
+            steps[role].append(sentence)
+        elif reason.code == "PREGNANCY_TEST_REQUIRED":
+            steps["prescriber"].append(reason.message)
+            earliest, _ = test_earliest(ctx)
+            kind = KIND_LABELS[ctx.cycle.expected_test_kind]
+            steps["patient"].append(f"Get your {kind} pregnancy test on or after {long(earliest)}.")
+        elif reason.code in (
+            "CONTRACEPTION_LEAD_IN_INCOMPLETE",
+            "CONFIRMATION_TEST_TOO_EARLY",
+            "HOME_TEST_NOT_ALLOWED",
+            "WINDOW_EXPIRED",
+        ):
+            steps["prescriber"].append(reason.message)
+        elif reason.code in ("ALREADY_AUTHORIZED", "REFILL_TOO_SOON"):
+            steps["pharmacist"].append(reason.message)
+    if eligible and ctx.cycle.window is not None:
+        closes = ctx.cycle.window.closes
+        steps["pharmacist"].append(f"Request an RMA and dispense by {long(closes)} at the latest.")
+        steps["patient"].append(f"Pick up your prescription by {long(closes)}.")
+    return {role: tuple(dict.fromkeys(s)) for role, s in steps.items()}

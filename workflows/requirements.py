@@ -1,0 +1,282 @@
+"""The patient-side requirements of the current cycle, as a table auditors can diff.
+
+Each row: the rule it enforces, the requirement code (the refusal code when unmet), which
+patients it applies to, and a check returning whether it is met, a sentence with dates, and the
+refusal reasons when it is not (R-RMA-5: every unmet requirement is listed, with dates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from .clock import local_date
+from .context import Context
+from .cycles import candidate_tests, confirmation_earliest, lead_in_end, test_problems
+from .messages import KIND_LABELS, settings_phrase, short
+from .results import Reason, Requirement
+
+
+@dataclass(frozen=True)
+class Check:
+    met: bool
+    detail: str
+    reasons: tuple[Reason, ...] = ()  # unmet and empty: one reason (row code, detail)
+
+
+@dataclass(frozen=True)
+class Row:
+    rule: str
+    code: str
+    applies: Callable[[Context], bool]
+    check: Callable[[Context], Check]
+
+
+def _consent(ctx: Context) -> Check:  # R-PAT-3
+    signed = ctx.patient.consent_signed_at
+    if signed is not None and signed <= ctx.now:
+        return Check(True, f"Informed consent signed {short(local_date(signed, ctx.program))}.")
+    return Check(False, "The patient has not signed the informed consent.")
+
+
+def _contraception(ctx: Context) -> Check:  # R-CON-1
+    if ctx.course.has_contraception:
+        return Check(True, f"Contraception documented (started {short(ctx.course.contraception_start)}).")
+    return Check(False, "No contraception (two forms, or a commitment to abstinence) is documented.")
+
+
+def _screening(ctx: Context) -> Check:  # R-PT-2
+    test = ctx.course.screening
+    if test is not None:
+        return Check(
+            True, f"Negative screening test collected {short(test.specimen_date)} (medical setting)."
+        )
+    return Check(False, "No negative screening pregnancy test from a medical setting is recorded.")
+
+
+def _lead_in(ctx: Context) -> Check:  # R-CON-2
+    start = ctx.course.contraception_start
+    earliest = lead_in_end(start, ctx.program)
+    n = ctx.program.contraception_lead_in_days
+    opened = ctx.cycle.opened_by
+    if opened is not None:
+        return Check(
+            True,
+            f"Confirmation test collected {short(opened.specimen_date)}, "
+            f"at least {n} days after contraception started {short(start)}.",
+        )
+    rejected = [
+        t
+        for t in candidate_tests(ctx.cycle)
+        if "CONTRACEPTION_LEAD_IN_INCOMPLETE"
+        in test_problems(t, ctx.cycle, ctx.patient, ctx.program, ctx.course)
+    ]
+    if rejected:
+        return Check(
+            False,
+            f"Confirmation test collected {short(rejected[-1].specimen_date)} is too early: "
+            f"contraception started {short(start)}, so the confirmation test must be "
+            f"collected on or after {short(earliest)}.",
+        )
+    if ctx.today < earliest:
+        return Check(
+            False,
+            f"Contraception started {short(start)}: the {n}-day lead-in is not complete; "
+            f"the confirmation test can be collected on or after {short(earliest)}.",
+        )
+    return Check(
+        True,
+        f"{n}-day contraception lead-in complete; confirmation test can be collected from {short(earliest)}.",
+    )
+
+
+def _counseling(ctx: Context) -> Check:  # R-PAT-4
+    per_cycle = ctx.is_cgp or ctx.program.ccgp_counseling_every_cycle
+    visits = ctx.cycle.visits if per_cycle else [v for v in ctx.patient.visits if v.recorded_at <= ctx.now]
+    counseled = [v for v in visits if v.counseled]
+    if counseled:
+        return Check(True, f"Counseling documented {short(counseled[-1].visit_date)}.")
+    scope = "this cycle" if per_cycle else "at enrollment"
+    return Check(False, f"The prescriber has not documented counseling {scope}.")
+
+
+def _attestation(ctx: Context) -> Check:  # R-ATT-1, R-ATT-2
+    done = ctx.cycle.attestations
+    if done:
+        signed = local_date(done[-1].recorded_at, ctx.program)
+        return Check(True, f"Monthly attestation signed {short(signed)}.")
+    left = ctx.attestation_attempts_left
+    if left == 0:
+        return Check(
+            False,
+            f"The patient has not signed this cycle's monthly attestation and used all "
+            f"{ctx.program.attestation_attempt_limit} attempts: the prescriber must counsel "
+            f"again before a new attempt.",
+        )
+    return Check(
+        False, f"The patient has not signed this cycle's monthly attestation ({left} attempts left)."
+    )
+
+
+def test_earliest(ctx: Context) -> tuple[date, str]:
+    """The first specimen date that can count for this cycle's test, and why (R-CYC-4, R-PT-2, R-CON-2)."""
+    cyc, program, why = ctx.cycle, ctx.program, ""
+    earliest = max(cyc.start_date, cyc.earliest_test_date)
+    if cyc.follows_missed is not None and program.missed_window_lockout_days:
+        why = (
+            f" (after the window missed on {short(cyc.follows_missed.closes)} there is a "
+            f"{program.missed_window_lockout_days}-day waiting period)"
+        )
+    if cyc.expected_test_kind == "confirmation":
+        screening, start = ctx.course.screening, ctx.course.contraception_start
+        limits = [
+            confirmation_earliest(screening, program) if screening else None,
+            lead_in_end(start, program) if start else None,
+        ]
+        for limit in limits:
+            if limit is not None and limit > earliest:
+                earliest, why = limit, ""
+    return earliest, why
+
+
+def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
+    cyc, program = ctx.cycle, ctx.program
+    kind = cyc.expected_test_kind
+    if cyc.opened_by is not None:
+        w = cyc.window
+        return Check(
+            True,
+            f"Negative {KIND_LABELS[kind]} pregnancy test collected {short(w.opens)}; "
+            f"pharmacy can fill until {short(w.closes)}.",
+        )
+    settings = (
+        ("medical", "home")
+        if kind in program.home_test_kinds and ctx.patient.home_testing_enabled
+        else ("medical",)
+    )
+    earliest, why = test_earliest(ctx)
+    detail = (
+        f"Record a negative {KIND_LABELS[kind]} pregnancy test ({settings_phrase(settings)}) "
+        f"collected on or after {short(earliest)}{why}."
+    )
+    reasons = [Reason("PREGNANCY_TEST_REQUIRED", detail)]
+    if cyc.follows_missed is not None:  # R-CYC-4
+        w = cyc.follows_missed
+        reasons.append(
+            Reason(
+                "WINDOW_EXPIRED",
+                f"Pregnancy test collected {short(w.opens)}: the window closed {short(w.closes)}.",
+            )
+        )
+    for test in candidate_tests(cyc):
+        for code in test_problems(test, cyc, ctx.patient, program, ctx.course):
+            if code == "HOME_TEST_NOT_ALLOWED":  # R-PT-2, R-PT-3
+                reasons.append(
+                    Reason(
+                        code,
+                        f"The {test.setting} {KIND_LABELS[kind]} test collected "
+                        f"{short(test.specimen_date)} does not count: it must be done "
+                        f"in a medical setting.",
+                    )
+                )
+            elif code == "CONFIRMATION_TEST_TOO_EARLY":  # R-PT-2
+                screening = ctx.course.screening
+                reasons.append(
+                    Reason(
+                        code,
+                        f"Confirmation test collected {short(test.specimen_date)} is too "
+                        f"early: it must be collected on or after "
+                        f"{short(confirmation_earliest(screening, program))}, "
+                        f"{program.confirmation_after_screening_days} days after the "
+                        f"screening test of {short(screening.specimen_date)}.",
+                    )
+                )
+    return Check(False, detail, tuple(reasons))
+
+
+def _visit(ctx: Context) -> Check:  # R-CYC-3, R-CYC-4
+    cyc = ctx.cycle
+    if cyc.window is not None:
+        return Check(
+            True,
+            f"Visit confirmed {short(cyc.window.opens)}; pharmacy can fill until {short(cyc.window.closes)}.",
+        )
+    detail = "The prescriber has not confirmed this month's visit."
+    reasons = [Reason("VISIT_REQUIRED", detail)]
+    if cyc.follows_missed is not None:
+        w = cyc.follows_missed
+        reasons.append(
+            Reason("WINDOW_EXPIRED", f"Visit of {short(w.opens)}: the window closed {short(w.closes)}.")
+        )
+    return Check(False, detail, tuple(reasons))
+
+
+def _no_open_rma(ctx: Context) -> Check:  # R-RMA-2
+    rma = ctx.last_rma
+    if rma.do_not_dispense_after >= ctx.today:
+        issued = short(local_date(rma.recorded_at, ctx.program))
+        return Check(
+            False,
+            f"RMA {rma.rma} issued {issued} is valid "
+            f"until {short(rma.do_not_dispense_after)}; only one authorization per cycle.",
+        )
+    return Check(True, f"Previous RMA {rma.rma} expired {short(rma.do_not_dispense_after)}.")
+
+
+def _refill_timing(ctx: Context) -> Check:  # R-RMA-3
+    rma = ctx.last_rma
+    earliest = ctx.refill_earliest(rma)
+    issued = short(local_date(rma.recorded_at, ctx.program))
+    if ctx.today < earliest:
+        return Check(
+            False,
+            f"Too soon after the {rma.days_supply}-day supply authorized {issued}: "
+            f"the next authorization is possible from {short(earliest)}.",
+        )
+    return Check(
+        True,
+        f"Next authorization possible since {short(earliest)} "
+        f"({rma.days_supply}-day supply authorized {issued}).",
+    )
+
+
+def _cgp(ctx: Context) -> bool:
+    return ctx.is_cgp
+
+
+def _ccgp(ctx: Context) -> bool:
+    return not ctx.is_cgp
+
+
+def _lead_in_applies(ctx: Context) -> bool:
+    # R-CON-2, R-PAT-2: before the first authorization only (excepted once treatment has started)
+    return ctx.is_cgp and not ctx.has_rma and ctx.course.contraception_start is not None
+
+
+ROWS: tuple[Row, ...] = (
+    Row("R-PAT-3", "CONSENT_MISSING", lambda ctx: True, _consent),
+    Row("R-PAT-4", "COUNSELING_REQUIRED", lambda ctx: True, _counseling),
+    Row("R-CON-1", "CONTRACEPTION_MISSING", _cgp, _contraception),
+    Row("R-CON-2", "CONTRACEPTION_LEAD_IN_INCOMPLETE", _lead_in_applies, _lead_in),
+    Row("R-PT-2", "SCREENING_TEST_MISSING", _cgp, _screening),
+    Row("R-CYC-2", "PREGNANCY_TEST_REQUIRED", _cgp, _pregnancy_test),
+    Row("R-ATT-1", "ATTESTATION_REQUIRED", _cgp, _attestation),
+    Row("R-CYC-3", "VISIT_REQUIRED", _ccgp, _visit),
+    Row("R-RMA-2", "ALREADY_AUTHORIZED", lambda ctx: ctx.has_rma, _no_open_rma),
+    Row("R-RMA-3", "REFILL_TOO_SOON", lambda ctx: ctx.has_rma, _refill_timing),
+)
+
+
+def evaluate_rows(ctx: Context) -> tuple[tuple[Requirement, ...], tuple[Reason, ...]]:
+    """Every applicable row as a Requirement, and the reasons of the unmet ones, in table order."""
+    requirements: list[Requirement] = []
+    reasons: list[Reason] = []
+    for row in ROWS:
+        if not row.applies(ctx):
+            continue
+        result = row.check(ctx)
+        requirements.append(Requirement(row.code, result.met, result.detail))
+        if not result.met:
+            reasons.extend(result.reasons or (Reason(row.code, result.detail),))
+    return tuple(requirements), tuple(reasons)
