@@ -35,6 +35,10 @@ def create_app(config: dict | None = None) -> Flask:
         from rems import web
     except ImportError:  # web pages land with their issue
         web = None
-    if web is not None:
+    if getattr(web, "init_app", None) is not None:  # an empty rems/web/ (namespace package) has none
         web.init_app(app)
+
+    from rems.security import headers, ratelimit
+    headers.init_app(app)  # the single source of security headers
+    ratelimit.init_app(app)  # last: wraps the sign-in, activation and signing views of every blueprint
     return app

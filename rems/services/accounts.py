@@ -24,10 +24,9 @@ def find_user(email: str) -> User | None:
 def authenticate(email: str, password: str) -> User:
     """Check credentials; the same INVALID_CREDENTIALS for unknown email and wrong password."""
     user = find_user(email)
-    limits.check_allowed(user)
+    limits.check_allowed(user, email)
     if user is None or not verify_password(user.password_hash, password) or user.status != "active":
-        if user is not None:
-            limits.note_failure(user)
+        limits.note_failure(user, email)
         with unit_of_work():
             audit.record("auth.failed", "user", user.id if user else None,
                          after={"email": email[:254]}, actor=user)
@@ -111,6 +110,30 @@ def activate(code: str, password: str, date_of_birth=None) -> User:
         user.password_hash = hash_password(password)
         user.status = "active"
         audit.record("account.activated", "user", user.id, actor=user)
+    return user
+
+
+def change_password(user: User, current: str, new: str, keep_session_id: int | None = None) -> User:
+    """Change a signed-in user's password: the current one is re-checked; every other web session
+    and API token of the account is revoked."""
+    from rems.models import WebSession
+
+    limits.check_allowed(user)
+    if not verify_password(user.password_hash, current):
+        limits.note_failure(user)
+        raise ApiError.field("current_password", "is not correct", code="INVALID_CREDENTIALS", status=400)
+    validate_new_password(new, user.email, field="new_password")
+    with unit_of_work():
+        user.password_hash = hash_password(new)
+        limits.note_success(user)
+        for row in db.session.execute(select(WebSession).where(
+                WebSession.user_id == user.id, WebSession.revoked_at.is_(None))).scalars():
+            if row.id != keep_session_id:
+                row.revoked_at = now()
+        for tok in db.session.execute(select(ApiToken).where(
+                ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))).scalars():
+            tok.revoked_at = now()
+        audit.record("account.password_changed", "user", user.id, actor=user)
     return user
 
 

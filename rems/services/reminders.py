@@ -1,10 +1,151 @@
-"""R-REM-1/2 reminders (filled in by the background-work issue)."""
+"""R-REM-1/2 reminders: a periodic sweep records each due reminder once, then delivers it.
+
+The database is the schedule and beat is only the clock (architecture.md example 8): `sweep()`
+asks `reminders_due` what is due today, inserts one `reminders_sent` row per (recipient, kind,
+subject) with INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite), so two sweeps running at
+once never record a reminder twice, commits, and only then queues "rems.deliver_reminder" for the
+rows it created. `deliver_reminder(id)` is idempotent: an emailed row is skipped, the in-app
+notification is created once, and concurrent deliveries of one row are serialised by a row lock.
+"""
 from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+
+from flask import render_template
+from sqlalchemy import select
+
+from rems import clock, tasks
+from rems.extensions import db
+from rems.models import Notification, ReminderSent, User
+from rems.services import mail
+from rems.services.reminders_due import Due, all_due
+
+KINDS = ("window_closing", "attestation_pending", "next_test_due", "post_treatment_test_due",
+         "post_treatment_precautions", "prescriber_certification_expiring",
+         "pharmacy_certification_expiring", "patient_window_closing")
+SUBJECTS = {
+    "window_closing": "Your pharmacy can fill your prescription until {closes}",
+    "attestation_pending": "Your monthly attestation is waiting for you",
+    "next_test_due": "Time for your monthly pregnancy test (due {due})",
+    "post_treatment_test_due": "Your post-treatment pregnancy test is due",
+    "post_treatment_precautions": "After your last dose: precautions until {until}",
+    "prescriber_certification_expiring": "Your prescriber certification ends {until}",
+    "pharmacy_certification_expiring": "{pharmacy}: pharmacy certification ends {until}",
+    "patient_window_closing": "Patient {patient}: window closes {closes} with requirements unmet",
+}
+DATE_KEYS = ("closes", "due", "until", "last_dose")
+INSERT_CHUNK = 500
+REDELIVER_AFTER = timedelta(hours=1)  # a row still unsent after this was lost (crash before enqueue)
+REDELIVER_MAX_ATTEMPTS = 10
+REDELIVER_BATCH = 1000
+
+
+def _insert(table):
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two supported databases
+        raise RuntimeError(f"unsupported database {dialect}")
+    return insert(table)
+
+
+def record(due: list[Due]) -> list[tuple[int, str]]:
+    """R-REM-2: insert the rows that do not exist yet; returns (id, kind) of the NEW rows only."""
+    table = ReminderSent.__table__
+    created = clock.now()
+    unique = {(d.recipient_id, d.kind, d.subject_key): d for d in due}
+    ordered = [unique[k] for k in sorted(unique)]  # one lock order for concurrent sweeps
+    new: list[tuple[int, str]] = []
+    for start in range(0, len(ordered), INSERT_CHUNK):
+        values = [{"recipient_id": d.recipient_id, "kind": d.kind, "subject_key": d.subject_key,
+                   "payload": d.payload, "created_at": created, "attempts": 0}
+                  for d in ordered[start:start + INSERT_CHUNK]]
+        stmt = (_insert(table).values(values)
+                .on_conflict_do_nothing(index_elements=["recipient_id", "kind", "subject_key"])
+                .returning(table.c.id, table.c.kind))
+        new.extend((row.id, row.kind) for row in db.session.execute(stmt))
+    return new
+
+
+def _lost() -> list[int]:
+    """Rows recorded but never emailed long after (the process died between commit and enqueue,
+    or the broker lost the message): queue them again; delivery is idempotent."""
+    cutoff = clock.now() - REDELIVER_AFTER
+    return list(db.session.execute(
+        select(ReminderSent.id).where(ReminderSent.email_sent_at.is_(None), ReminderSent.created_at < cutoff,
+                                      ReminderSent.attempts < REDELIVER_MAX_ATTEMPTS)
+        .order_by(ReminderSent.id).limit(REDELIVER_BATCH)).scalars())
 
 
 def sweep() -> dict:
-    raise NotImplementedError("reminder sweep lands with the background-work issue")
+    """R-REM-1: record every reminder due today once; deliveries are queued after the commit."""
+    prog, current, today = clock.program(), clock.now(), clock.today()
+    due = list(all_due(current, today, prog))
+    with tasks.unit_of_work():
+        new = record(due)
+        lost = _lost()
+        for reminder_id in [rid for rid, _ in new] + [rid for rid in lost if rid not in {n for n, _ in new}]:
+            tasks.enqueue("rems.deliver_reminder", reminder_id)
+    counts = Counter(kind for _, kind in new)
+    return {**{kind: counts.get(kind, 0) for kind in KINDS}, "redelivered": len(lost)}
+
+
+def friendly(day: date, today: date) -> str:
+    """'Tuesday, Dec 2' (the year is added when it is not this year)."""
+    text = f"{day:%A}, {day:%b} {day.day}"
+    return text if day.year == today.year else f"{text}, {day.year}"
+
+
+def message(row: ReminderSent, user: User) -> tuple[str, dict]:
+    """Subject and template values: plain words and program-local dates (R-TIME-1)."""
+    today = clock.today()
+    values = dict(row.payload or {})
+    values.pop("notification_id", None)
+    for key in DATE_KEYS:
+        if values.get(key):
+            values[key] = friendly(date.fromisoformat(values[key]), today)
+    context = {"name": user.first_name, "program": clock.program().name, **values}
+    return SUBJECTS[row.kind].format(**context), context
+
+
+def _locked(reminder_id: int) -> ReminderSent | None:
+    """The row, locked on PostgreSQL so two deliveries of one reminder run one after the other."""
+    stmt = select(ReminderSent).where(ReminderSent.id == reminder_id).with_for_update()
+    return db.session.execute(stmt).scalar_one_or_none()
 
 
 def deliver_reminder(reminder_id: int) -> None:
-    raise NotImplementedError
+    """Task: R-REM-2 in-app notification (once) and email (once: skipped when `email_sent_at` is set).
+
+    Raises on SMTP failure so the worker retries with backoff; the attempt is counted first."""
+    row = _locked(reminder_id)
+    if row is None or row.email_sent_at is not None:
+        db.session.rollback()
+        return
+    user = db.session.get(User, row.recipient_id)
+    subject, context = message(row, user)
+    template = f"reminder_{row.kind}"
+    if not (row.payload or {}).get("notification_id"):
+        body = render_template(f"email/{template}.txt", subject=subject, **context)
+        note = Notification(user_id=user.id, kind=row.kind, title=subject[:200], body=body,
+                            created_at=clock.now())
+        db.session.add(note)
+        db.session.flush()
+        row.payload = {**(row.payload or {}), "notification_id": note.id}
+    row.attempts = (row.attempts or 0) + 1
+    db.session.commit()
+
+    row = _locked(reminder_id)
+    if row.email_sent_at is not None:  # another delivery finished while we committed
+        db.session.rollback()
+        return
+    msg = mail.build(user.email, subject, template, **context)
+    # a stable Message-ID: should a crash fall between SMTP acceptance and our commit, the
+    # redelivered copy is recognisably the same message
+    msg.replace_header("Message-ID", f"<reminder-{row.id}@rems.example>")
+    mail.send(msg)
+    row.email_sent_at = clock.now()
+    db.session.commit()

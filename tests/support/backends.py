@@ -98,10 +98,14 @@ def cleanup(app, url: str) -> None:
         return
     from rems.extensions import db
 
-    tables = [t.name for t in db.metadata.sorted_tables if t.name != "comprehension_questions"]
+    from rems.models import ComprehensionQuestion
+    from rems.question_bank import rows
+
+    tables = [t.name for t in db.metadata.sorted_tables]
     with db.engine.begin() as conn:
         for t in ("audit_entries", "signatures"):
             conn.exec_driver_sql(f"ALTER TABLE {t} DISABLE TRIGGER USER")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         for t in ("audit_entries", "signatures"):
             conn.exec_driver_sql(f"ALTER TABLE {t} ENABLE TRIGGER USER")
+        conn.execute(ComprehensionQuestion.__table__.insert(), rows())

@@ -3,6 +3,7 @@
 Clinical days are ISO strings; each record is entered at 17:00 UTC that day (noon or 1 pm in
 New York, so the local date is the same) unless `recorded` says otherwise.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -45,11 +46,19 @@ PHARMACY = PharmacyFacts(id=7, ncpdp_id="1234567", status="certified", certified
 
 
 class PatientBuilder:
-    def __init__(self, category: str = CGP, enrolled: str = "2026-10-01", dob: str = "1995-05-05",
-                 patient_id: int = 1):
-        self.facts = PatientFacts(id=patient_id, rems_id=f"P{patient_id:07d}", first_name="Ada",
-                                  last_name="Lovelace", date_of_birth=d(dob), category=category,
-                                  prescriber_id=PRESCRIBER.id, enrolled_at=at(enrolled, hour=15))
+    def __init__(
+        self, category: str = CGP, enrolled: str = "2026-10-01", dob: str = "1995-05-05", patient_id: int = 1
+    ):
+        self.facts = PatientFacts(
+            id=patient_id,
+            rems_id=f"P{patient_id:07d}",
+            first_name="Ada",
+            last_name="Lovelace",
+            date_of_birth=d(dob),
+            category=category,
+            prescriber_id=PRESCRIBER.id,
+            enrolled_at=at(enrolled, hour=15),
+        )
 
     def _add(self, attr: str, record) -> PatientBuilder:
         self.facts = replace(self.facts, **{attr: (*getattr(self.facts, attr), record)})
@@ -62,15 +71,24 @@ class PatientBuilder:
     def visit(self, day: str, counseled: bool = True, recorded: str | None = None) -> PatientBuilder:
         return self._add("visits", Visit(next(_ids), at(recorded or day), d(day), counseled))
 
-    def contraception(self, start: str, forms=("iud", "male_condom"), abstinence: bool = False,
-                      recorded: str = "2026-10-01") -> PatientBuilder:
-        return self._add("contraception", Contraception(next(_ids), at(recorded), d(start), tuple(forms),
-                                                        abstinence))
+    def contraception(
+        self, start: str, forms=("iud", "male_condom"), abstinence: bool = False, recorded: str = "2026-10-01"
+    ) -> PatientBuilder:
+        return self._add(
+            "contraception", Contraception(next(_ids), at(recorded), d(start), tuple(forms), abstinence)
+        )
 
-    def test(self, kind: str, specimen: str, result: str = "negative", setting: str = "medical",
-             recorded: str | None = None) -> PatientBuilder:
-        return self._add("tests", PregnancyTest(next(_ids), at(recorded or specimen), kind, d(specimen),
-                                                result, setting))
+    def test(
+        self,
+        kind: str,
+        specimen: str,
+        result: str = "negative",
+        setting: str = "medical",
+        recorded: str | None = None,
+    ) -> PatientBuilder:
+        return self._add(
+            "tests", PregnancyTest(next(_ids), at(recorded or specimen), kind, d(specimen), result, setting)
+        )
 
     def attest(self, on: str) -> PatientBuilder:
         return self._add("attestations", Attestation(next(_ids), at(on)))
@@ -78,12 +96,27 @@ class PatientBuilder:
     def fail_attestation(self, on: str) -> PatientBuilder:
         return self._add("attestation_failures", AttestationFailure(next(_ids), at(on)))
 
-    def rma(self, on: str, closes: str, days_supply: int = 30, reversed_on: str | None = None,
-            number: str | None = None) -> PatientBuilder:
+    def rma(
+        self,
+        on: str,
+        closes: str,
+        days_supply: int = 30,
+        reversed_on: str | None = None,
+        number: str | None = None,
+    ) -> PatientBuilder:
         ident = next(_ids)
-        return self._add("authorizations", Authorization(
-            ident, at(on), number or f"RMA{ident:06d}", PHARMACY.id, days_supply, d(closes),
-            at(reversed_on, hour=18) if reversed_on else None))
+        return self._add(
+            "authorizations",
+            Authorization(
+                ident,
+                at(on),
+                number or f"RMA{ident:06d}",
+                PHARMACY.id,
+                days_supply,
+                d(closes),
+                at(reversed_on, hour=18) if reversed_on else None,
+            ),
+        )
 
     def home_testing(self) -> PatientBuilder:
         self.facts = replace(self.facts, home_testing_enabled=True)
@@ -100,8 +133,14 @@ class PatientBuilder:
     def cgp_ready(self) -> PatientBuilder:
         """Enrolled Oct 1 2026; screening Oct 1; contraception since Sep 1; confirmation Oct 20
         (screening + 19); attested Oct 20: window Oct 20 - Oct 26."""
-        return (self.consent().visit("2026-10-01").contraception("2026-09-01")
-                .test("screening", "2026-10-01").test("confirmation", "2026-10-20").attest("2026-10-20"))
+        return (
+            self.consent()
+            .visit("2026-10-01")
+            .contraception("2026-09-01")
+            .test("screening", "2026-10-01")
+            .test("confirmation", "2026-10-20")
+            .attest("2026-10-20")
+        )
 
     def ccgp_ready(self) -> PatientBuilder:
         """Enrolled Oct 1 2026, counseled visit Oct 1: window Oct 1 - Oct 30."""
@@ -117,7 +156,12 @@ def patient(**kwargs) -> PatientBuilder:
 
 
 def request(patient_facts: PatientFacts | None, days_supply: int | None = 30, **changes) -> DispenseRequest:
-    base = DispenseRequest(patient=patient_facts, prescriber=PRESCRIBER, pharmacy=PHARMACY,
-                           pharmacist_is_member=True, days_supply=days_supply,
-                           patient_prescriber=PRESCRIBER if patient_facts else None)
+    base = DispenseRequest(
+        patient=patient_facts,
+        prescriber=PRESCRIBER,
+        pharmacy=PHARMACY,
+        pharmacist_is_member=True,
+        days_supply=days_supply,
+        patient_prescriber=PRESCRIBER if patient_facts else None,
+    )
     return replace(base, **changes)

@@ -1,8 +1,8 @@
 """CGP requirements of a cycle: R-CYC-2, R-PAT-3, R-PAT-4, R-CON-1, R-CON-2, R-PT-1..3, R-ATT-1..2."""
+
 from datetime import date
 
 from tests.workflows.factories import at, patient, request
-
 from workflows import decide_dispense, evaluate_patient
 
 
@@ -23,8 +23,9 @@ def test_R_CYC_2_status_requirements_have_sentences_with_dates(program):
     assert s.eligible and s.reasons == ()
     assert all(r.met for r in s.requirements)
     details = {r.code: r.detail for r in s.requirements}
-    assert details["PREGNANCY_TEST_REQUIRED"] == ("Negative confirmation pregnancy test collected Oct 20; "
-                                                  "pharmacy can fill until Oct 26.")
+    assert details["PREGNANCY_TEST_REQUIRED"] == (
+        "Negative confirmation pregnancy test collected Oct 20; pharmacy can fill until Oct 26."
+    )
     assert s.course_status == "enrolled" and s.first_authorization_pending
     assert s.window.opens == date(2026, 10, 20) and s.window.closes == date(2026, 10, 26)
     assert any("Oct 26" in step for step in s.next_steps["pharmacist"])
@@ -33,8 +34,14 @@ def test_R_CYC_2_status_requirements_have_sentences_with_dates(program):
 
 def test_R_LOOP_1_empty_enrollment_lists_every_cgp_requirement(program):
     s = evaluate_patient(patient().build(), program, at("2026-10-02"))
-    assert s.codes == ("CONSENT_MISSING", "COUNSELING_REQUIRED", "CONTRACEPTION_MISSING", "SCREENING_TEST_MISSING",
-                       "PREGNANCY_TEST_REQUIRED", "ATTESTATION_REQUIRED")
+    assert s.codes == (
+        "CONSENT_MISSING",
+        "COUNSELING_REQUIRED",
+        "CONTRACEPTION_MISSING",
+        "SCREENING_TEST_MISSING",
+        "PREGNANCY_TEST_REQUIRED",
+        "ATTESTATION_REQUIRED",
+    )
     assert not s.eligible and s.window is None
     assert s.next_steps["patient"] and s.next_steps["prescriber"]
 
@@ -42,22 +49,43 @@ def test_R_LOOP_1_empty_enrollment_lists_every_cgp_requirement(program):
 def test_R_PAT_3_consent_missing(program):
     p = patient().cgp_ready().build()
     from dataclasses import replace
+
     p = replace(p, consent_signed_at=None)
     assert codes(p, program, "2026-10-21") == ("CONSENT_MISSING",)
 
 
 def test_R_PAT_4_counseling_required_each_cgp_cycle(program):
-    p = (patient().cgp_ready().rma("2026-10-21", "2026-10-26").test("monthly", "2026-11-15")
-         .attest("2026-11-15").build())
+    p = (
+        patient()
+        .cgp_ready()
+        .rma("2026-10-21", "2026-10-26")
+        .test("monthly", "2026-11-15")
+        .attest("2026-11-15")
+        .build()
+    )
     assert codes(p, program, "2026-11-15") == ("COUNSELING_REQUIRED",)
-    p2 = (patient().cgp_ready().rma("2026-10-21", "2026-10-26").test("monthly", "2026-11-15")
-          .attest("2026-11-15").visit("2026-11-15", counseled=True).build())
+    p2 = (
+        patient()
+        .cgp_ready()
+        .rma("2026-10-21", "2026-10-26")
+        .test("monthly", "2026-11-15")
+        .attest("2026-11-15")
+        .visit("2026-11-15", counseled=True)
+        .build()
+    )
     assert codes(p2, program, "2026-11-15") == ()
 
 
 def test_R_CON_1_contraception_missing(program):
-    p = (patient().consent().visit("2026-10-01").test("screening", "2026-10-01")
-         .test("confirmation", "2026-10-20").attest("2026-10-20").build())
+    p = (
+        patient()
+        .consent()
+        .visit("2026-10-01")
+        .test("screening", "2026-10-01")
+        .test("confirmation", "2026-10-20")
+        .attest("2026-10-20")
+        .build()
+    )
     assert codes(p, program, "2026-10-21") == ("CONTRACEPTION_MISSING",)
 
 
@@ -74,22 +102,45 @@ def test_R_CON_2_lead_in_30_days_boundary(program):
 
 
 def test_R_CON_2_lead_in_incomplete_before_any_test(program):
-    p = patient().consent().visit("2026-10-01").contraception("2026-10-01").test("screening", "2026-10-01").build()
+    p = (
+        patient()
+        .consent()
+        .visit("2026-10-01")
+        .contraception("2026-10-01")
+        .test("screening", "2026-10-01")
+        .build()
+    )
     s = evaluate_patient(p, program, at("2026-10-10"))
     assert "CONTRACEPTION_LEAD_IN_INCOMPLETE" in s.codes
     assert "Oct 31" in dict((r.code, r.message) for r in s.reasons)["CONTRACEPTION_LEAD_IN_INCOMPLETE"]
 
 
 def test_R_PT_2_screening_missing(program):
-    p = (patient().consent().visit("2026-10-01").contraception("2026-09-01")
-         .test("confirmation", "2026-10-20").attest("2026-10-20").build())
+    p = (
+        patient()
+        .consent()
+        .visit("2026-10-01")
+        .contraception("2026-09-01")
+        .test("confirmation", "2026-10-20")
+        .attest("2026-10-20")
+        .build()
+    )
     assert codes(p, program, "2026-10-21") == ("SCREENING_TEST_MISSING",)
 
 
 def test_R_PT_2_confirmation_19_days_after_screening_boundary(program):
     def build(confirmation):
-        return (patient().consent().visit("2026-10-01").contraception("2026-09-01")
-                .test("screening", "2026-10-02").test("confirmation", confirmation).attest(confirmation).build())
+        return (
+            patient()
+            .consent()
+            .visit("2026-10-01")
+            .contraception("2026-09-01")
+            .test("screening", "2026-10-02")
+            .test("confirmation", confirmation)
+            .attest(confirmation)
+            .build()
+        )
+
     assert codes(build("2026-10-21"), program, "2026-10-21") == ()  # screening + 19
     s = evaluate_patient(build("2026-10-20"), program, at("2026-10-20"))  # screening + 18
     assert "CONFIRMATION_TEST_TOO_EARLY" in s.codes and "PREGNANCY_TEST_REQUIRED" in s.codes
@@ -97,16 +148,33 @@ def test_R_PT_2_confirmation_19_days_after_screening_boundary(program):
 
 
 def test_R_PT_2_too_early_confirmation_does_not_block_a_later_one(program):
-    p = (patient().consent().visit("2026-10-01").contraception("2026-09-01").test("screening", "2026-10-02")
-         .test("confirmation", "2026-10-15").test("confirmation", "2026-10-22").attest("2026-10-22").build())
+    p = (
+        patient()
+        .consent()
+        .visit("2026-10-01")
+        .contraception("2026-09-01")
+        .test("screening", "2026-10-02")
+        .test("confirmation", "2026-10-15")
+        .test("confirmation", "2026-10-22")
+        .attest("2026-10-22")
+        .build()
+    )
     s = evaluate_patient(p, program, at("2026-10-22"))
     assert s.eligible and s.window.opens == date(2026, 10, 22)
 
 
 def test_R_PT_2_home_confirmation_does_not_count(program):
-    p = (patient().consent().visit("2026-10-01").contraception("2026-09-01").home_testing()
-         .test("screening", "2026-10-01").test("confirmation", "2026-10-20", setting="home")
-         .attest("2026-10-20").build())
+    p = (
+        patient()
+        .consent()
+        .visit("2026-10-01")
+        .contraception("2026-09-01")
+        .home_testing()
+        .test("screening", "2026-10-01")
+        .test("confirmation", "2026-10-20", setting="home")
+        .attest("2026-10-20")
+        .build()
+    )
     s = evaluate_patient(p, program, at("2026-10-21"))
     assert set(s.codes) == {"PREGNANCY_TEST_REQUIRED", "HOME_TEST_NOT_ALLOWED"}
 
@@ -116,6 +184,7 @@ def test_R_PT_3_home_monthly_counts_only_when_enabled(program):
         b = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-15")
         b = b.test("monthly", "2026-11-15", setting="home").attest("2026-11-15")
         return (b.home_testing() if enabled else b).build()
+
     assert codes(build(True), program, "2026-11-15") == ()
     s = evaluate_patient(build(False), program, at("2026-11-15"))
     assert set(s.codes) == {"PREGNANCY_TEST_REQUIRED", "HOME_TEST_NOT_ALLOWED"}
@@ -126,23 +195,39 @@ def test_R_PT_1_monthly_test_needed_after_first_rma(program):
     p = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-15").attest("2026-11-15").build()
     s = evaluate_patient(p, program, at("2026-11-15"))
     assert s.codes == ("PREGNANCY_TEST_REQUIRED",)
-    assert s.reasons[0].message == ("Record a negative monthly pregnancy test (medical setting) collected on "
-                                    "or after Oct 21.")
+    assert s.reasons[0].message == (
+        "Record a negative monthly pregnancy test (medical setting) collected on or after Oct 21."
+    )
     assert s.course_status == "active" and not s.first_authorization_pending and s.cycle_number == 2
 
 
 def test_R_ATT_1_attestation_required_each_cycle(program):
-    p = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-15").test("monthly", "2026-11-15").build()
+    p = (
+        patient()
+        .cgp_ready()
+        .rma("2026-10-21", "2026-10-26")
+        .visit("2026-11-15")
+        .test("monthly", "2026-11-15")
+        .build()
+    )
     assert codes(p, program, "2026-11-15") == ("ATTESTATION_REQUIRED",)
 
 
 def test_R_ATT_2_three_failures_need_recounseling(program):
-    b = (patient().consent().visit("2026-10-01").contraception("2026-09-01").test("screening", "2026-10-01")
-         .test("confirmation", "2026-10-20"))
+    b = (
+        patient()
+        .consent()
+        .visit("2026-10-01")
+        .contraception("2026-09-01")
+        .test("screening", "2026-10-01")
+        .test("confirmation", "2026-10-20")
+    )
     for _ in range(3):
         b = b.fail_attestation("2026-10-20")
     s = evaluate_patient(b.build(), program, at("2026-10-20T20:00"))
     assert s.attestation_attempts_left == 0 and s.codes == ("ATTESTATION_REQUIRED",)
     assert any("Counsel the patient again" in x for x in s.next_steps["prescriber"])
-    s2 = evaluate_patient(b.visit("2026-10-21", recorded="2026-10-21").build(), program, at("2026-10-21T20:00"))
+    s2 = evaluate_patient(
+        b.visit("2026-10-21", recorded="2026-10-21").build(), program, at("2026-10-21T20:00")
+    )
     assert s2.attestation_attempts_left == 3

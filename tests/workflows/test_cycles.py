@@ -1,24 +1,38 @@
 """Cycles and windows: R-CYC-1, R-CYC-3, R-CYC-4, R-PAT-2 (category changes)."""
+
 from datetime import date
 
 from tests.workflows.factories import at, patient, request
-
 from workflows import CGP, check_transition, decide_dispense, evaluate_patient
 
 
 def test_R_CYC_1_first_cycle_counts_records_with_earlier_clinical_dates(program):
     # screening collected and contraception started before enrollment (entered after it)
-    p = (patient(enrolled="2026-10-10").consent("2026-10-10").visit("2026-10-10")
-         .contraception("2026-09-01", recorded="2026-10-10").test("screening", "2026-10-01", recorded="2026-10-10")
-         .test("confirmation", "2026-10-20").attest("2026-10-20").build())
+    p = (
+        patient(enrolled="2026-10-10")
+        .consent("2026-10-10")
+        .visit("2026-10-10")
+        .contraception("2026-09-01", recorded="2026-10-10")
+        .test("screening", "2026-10-01", recorded="2026-10-10")
+        .test("confirmation", "2026-10-20")
+        .attest("2026-10-20")
+        .build()
+    )
     s = evaluate_patient(p, program, at("2026-10-20"))
     assert s.eligible and s.cycle_number == 1 and s.cycle_started_at == at("2026-10-10", hour=15)
 
 
 def test_R_CYC_1_later_cycles_ignore_records_dated_before_the_cycle(program):
     # RMA Oct 21 ends cycle 1; a visit entered Nov 15 but dated Oct 20 does not count for cycle 2
-    p = (patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-10-20", recorded="2026-11-15")
-         .test("monthly", "2026-11-15").attest("2026-11-15").build())
+    p = (
+        patient()
+        .cgp_ready()
+        .rma("2026-10-21", "2026-10-26")
+        .visit("2026-10-20", recorded="2026-11-15")
+        .test("monthly", "2026-11-15")
+        .attest("2026-11-15")
+        .build()
+    )
     s = evaluate_patient(p, program, at("2026-11-15"))
     assert s.codes == ("COUNSELING_REQUIRED",) and s.cycle_number == 2
     assert s.cycle_started_at == at("2026-10-21")
@@ -49,35 +63,73 @@ def test_R_CYC_3_R_PAT_4_ccgp_counseling_only_at_enrollment_in_2026(program, pro
 
 
 def test_R_CYC_4_missed_first_window_needs_new_medical_confirmation(program):
-    p = (patient().cgp_ready().visit("2026-10-28").attest("2026-10-28")
-         .test("monthly", "2026-10-28").build())
+    p = patient().cgp_ready().visit("2026-10-28").attest("2026-10-28").test("monthly", "2026-10-28").build()
     s = evaluate_patient(p, program, at("2026-10-28T20:00"))
     assert s.cycle_number == 2 and "PREGNANCY_TEST_REQUIRED" in s.codes
     assert "confirmation" in dict((r.code, r.message) for r in s.reasons)["PREGNANCY_TEST_REQUIRED"]
-    v = check_transition("record_test", p, program, at("2026-10-28T20:00"), kind="confirmation",
-                         specimen_date=date(2026, 10, 28), result="negative", setting="home")
+    v = check_transition(
+        "record_test",
+        p,
+        program,
+        at("2026-10-28T20:00"),
+        kind="confirmation",
+        specimen_date=date(2026, 10, 28),
+        result="negative",
+        setting="home",
+    )
     assert v.code == "HOME_TEST_NOT_ALLOWED"
-    ok = patient().cgp_ready().visit("2026-10-28").attest("2026-10-28").test("confirmation", "2026-10-28").build()
+    ok = (
+        patient()
+        .cgp_ready()
+        .visit("2026-10-28")
+        .attest("2026-10-28")
+        .test("confirmation", "2026-10-28")
+        .build()
+    )
     s2 = evaluate_patient(ok, program, at("2026-10-28T20:00"))
     assert s2.eligible and s2.cycle_number == 2 and s2.window.opens == date(2026, 10, 28)
 
 
 def test_R_CYC_4_no_lockout_in_2026(program):
-    p = patient().cgp_ready().visit("2026-10-27").attest("2026-10-27").test("confirmation", "2026-10-27").build()
+    p = (
+        patient()
+        .cgp_ready()
+        .visit("2026-10-27")
+        .attest("2026-10-27")
+        .test("confirmation", "2026-10-27")
+        .build()
+    )
     assert evaluate_patient(p, program, at("2026-10-27")).eligible
 
 
 def test_R_CYC_4_19_day_lockout_in_2021_boundary(program_2021):
     # window Oct 20-26 missed; lockout: new test on or after Oct 26 + 1 + 19 = Nov 15
-    too_soon = patient().cgp_ready().visit("2026-11-14").attest("2026-11-14").test("confirmation", "2026-11-14")
+    too_soon = (
+        patient().cgp_ready().visit("2026-11-14").attest("2026-11-14").test("confirmation", "2026-11-14")
+    )
     s = evaluate_patient(too_soon.build(), program_2021, at("2026-11-14"))
     assert "PREGNANCY_TEST_REQUIRED" in s.codes and s.window is None
     msg = dict((r.code, r.message) for r in s.reasons)["PREGNANCY_TEST_REQUIRED"]
     assert "on or after Nov 15" in msg and "19-day waiting period" in msg
-    v = check_transition("record_test", patient().cgp_ready().build(), program_2021, at("2026-11-14"),
-                         kind="confirmation", specimen_date=date(2026, 11, 14), result="negative", setting="medical")
+    v = check_transition(
+        "record_test",
+        patient().cgp_ready().build(),
+        program_2021,
+        at("2026-11-14"),
+        kind="confirmation",
+        specimen_date=date(2026, 11, 14),
+        result="negative",
+        setting="medical",
+    )
     assert not v.ok and v.field == "specimen_date" and "Nov 15" in v.message
-    ok = patient().cgp_ready().visit("2026-11-15").attest("2026-11-15").test("confirmation", "2026-11-15").build()
+    ok = (
+        patient()
+        .cgp_ready()
+        .visit("2026-11-15")
+        .attest("2026-11-15")
+        .test("confirmation", "2026-11-15")
+        .build()
+    )
     assert evaluate_patient(ok, program_2021, at("2026-11-15")).eligible
 
 
@@ -89,14 +141,30 @@ def test_R_CYC_4_counseling_and_attestation_must_be_redone(program):
 
 
 def test_R_PAT_2_change_to_cgp_mid_course_brings_cgp_requirements_but_no_lead_in(program):
-    p = (patient().ccgp_ready().rma("2026-10-20", "2026-10-30").category(CGP)
-         .visit("2026-11-01").contraception("2026-10-30", recorded="2026-11-01")
-         .test("monthly", "2026-11-01").attest("2026-11-01").build())
+    p = (
+        patient()
+        .ccgp_ready()
+        .rma("2026-10-20", "2026-10-30")
+        .category(CGP)
+        .visit("2026-11-01")
+        .contraception("2026-10-30", recorded="2026-11-01")
+        .test("monthly", "2026-11-01")
+        .attest("2026-11-01")
+        .build()
+    )
     s = evaluate_patient(p, program, at("2026-11-01"))
     assert set(s.codes) == {"SCREENING_TEST_MISSING", "REFILL_TOO_SOON"}
     assert "CONTRACEPTION_LEAD_IN_INCOMPLETE" not in [r.code for r in s.requirements]
-    assert check_transition("record_test", p, program, at("2026-11-01"), kind="screening",
-                            specimen_date=date(2026, 11, 1), result="negative", setting="medical").ok
+    assert check_transition(
+        "record_test",
+        p,
+        program,
+        at("2026-11-01"),
+        kind="screening",
+        specimen_date=date(2026, 11, 1),
+        result="negative",
+        setting="medical",
+    ).ok
 
 
 def test_R_PAT_2_change_to_cgp_without_contraception(program):

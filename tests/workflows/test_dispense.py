@@ -1,9 +1,9 @@
 """Dispensing decisions: R-LOOP-1, R-PRES-1, R-PHAR-1, R-RMA-2..6."""
+
 from dataclasses import replace
 from datetime import date
 
 from tests.workflows.factories import PHARMACY, PRESCRIBER, at, patient, request
-
 from workflows import decide_dispense, evaluate_patient
 
 NOW = at("2026-10-21")
@@ -19,13 +19,19 @@ def test_R_LOOP_1_R_RMA_1_everything_in_place_allows_with_do_not_dispense_after(
 
 
 def test_R_PRES_1_prescriber_not_certified_suspended_revoked_or_expired(program):
-    for changes in ({"status": "pending"}, {"status": "suspended"}, {"status": "revoked"},
-                    {"certified_until": date(2026, 10, 20)}):
+    for changes in (
+        {"status": "pending"},
+        {"status": "suspended"},
+        {"status": "revoked"},
+        {"certified_until": date(2026, 10, 20)},
+    ):
         other = replace(PRESCRIBER, **changes)
         d = decide_dispense(request(ready(), prescriber=other, patient_prescriber=other), program, NOW)
         assert d.codes == ("PRESCRIBER_NOT_CERTIFIED",)
     same_day = replace(PRESCRIBER, certified_until=date(2026, 10, 21))
-    assert decide_dispense(request(ready(), prescriber=same_day, patient_prescriber=same_day), program, NOW).allowed
+    assert decide_dispense(
+        request(ready(), prescriber=same_day, patient_prescriber=same_day), program, NOW
+    ).allowed
 
 
 def test_R_PRES_1_suspended_own_prescriber_blocks_even_with_other_npi(program):
@@ -42,10 +48,17 @@ def test_R_LOOP_1_prescriber_mismatch(program):
 
 
 def test_R_PHAR_1_pharmacy_not_certified_and_pharmacist_not_member(program):
-    for pharmacy in (None, replace(PHARMACY, status="pending"), replace(PHARMACY, certified_until=date(2026, 10, 20))):
-        assert decide_dispense(request(ready(), pharmacy=pharmacy), program, NOW).codes == ("PHARMACY_NOT_CERTIFIED",)
+    for pharmacy in (
+        None,
+        replace(PHARMACY, status="pending"),
+        replace(PHARMACY, certified_until=date(2026, 10, 20)),
+    ):
+        assert decide_dispense(request(ready(), pharmacy=pharmacy), program, NOW).codes == (
+            "PHARMACY_NOT_CERTIFIED",
+        )
     assert decide_dispense(request(ready(), pharmacist_is_member=False), program, NOW).codes == (
-        "PHARMACIST_NOT_MEMBER",)
+        "PHARMACIST_NOT_MEMBER",
+    )
 
 
 def test_R_RMA_6_unknown_patient_answers_patient_not_found_only(program):
@@ -58,15 +71,24 @@ def test_R_RMA_6_unknown_patient_answers_patient_not_found_only(program):
 def test_R_RMA_5_refusal_lists_all_codes_with_readable_dates(program):
     p = replace(patient().build(), consent_signed_at=None)
     d = decide_dispense(request(p, days_supply=31, pharmacist_is_member=False), program, at("2026-10-02"))
-    assert set(d.codes) == {"PHARMACIST_NOT_MEMBER", "CONSENT_MISSING", "COUNSELING_REQUIRED",
-                            "CONTRACEPTION_MISSING", "SCREENING_TEST_MISSING", "PREGNANCY_TEST_REQUIRED",
-                            "ATTESTATION_REQUIRED", "DAYS_SUPPLY_EXCEEDS_LIMIT"}
+    assert set(d.codes) == {
+        "PHARMACIST_NOT_MEMBER",
+        "CONSENT_MISSING",
+        "COUNSELING_REQUIRED",
+        "CONTRACEPTION_MISSING",
+        "SCREENING_TEST_MISSING",
+        "PREGNANCY_TEST_REQUIRED",
+        "ATTESTATION_REQUIRED",
+        "DAYS_SUPPLY_EXCEEDS_LIMIT",
+    }
     assert all(r.message for r in d.reasons) and len(set(d.codes)) == len(d.codes)
 
 
 def test_R_RMA_2_days_supply_limit_boundary_and_eligibility_check(program):
     assert decide_dispense(request(ready(), days_supply=30), program, NOW).allowed
-    assert decide_dispense(request(ready(), days_supply=31), program, NOW).codes == ("DAYS_SUPPLY_EXCEEDS_LIMIT",)
+    assert decide_dispense(request(ready(), days_supply=31), program, NOW).codes == (
+        "DAYS_SUPPLY_EXCEEDS_LIMIT",
+    )
     assert decide_dispense(request(ready(), days_supply=None), program, NOW).allowed
 
 
@@ -81,8 +103,16 @@ def test_R_RMA_2_already_authorized_while_window_open(program):
 def test_R_RMA_3_refill_too_soon_at_75_percent(program):
     # 30 days supplied Oct 21: 22.5 days must elapse -> next authorization from Nov 13
     def with_monthly(day):
-        return (patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit(day).test("monthly", day)
-                .attest(day).build())
+        return (
+            patient()
+            .cgp_ready()
+            .rma("2026-10-21", "2026-10-26")
+            .visit(day)
+            .test("monthly", day)
+            .attest(day)
+            .build()
+        )
+
     early = decide_dispense(request(with_monthly("2026-11-12")), program, at("2026-11-12"))
     assert early.codes == ("REFILL_TOO_SOON",)
     assert "from Nov 13" in early.reasons[0].message
@@ -90,8 +120,15 @@ def test_R_RMA_3_refill_too_soon_at_75_percent(program):
 
 
 def test_R_RMA_3_refill_uses_previous_days_supply(program):
-    p = (patient().cgp_ready().rma("2026-10-21", "2026-10-26", days_supply=8).visit("2026-10-27")
-         .test("monthly", "2026-10-27").attest("2026-10-27").build())
+    p = (
+        patient()
+        .cgp_ready()
+        .rma("2026-10-21", "2026-10-26", days_supply=8)
+        .visit("2026-10-27")
+        .test("monthly", "2026-10-27")
+        .attest("2026-10-27")
+        .build()
+    )
     assert decide_dispense(request(p), program, at("2026-10-27")).allowed  # ceil(6) = Oct 27
 
 

@@ -1,14 +1,20 @@
 """End of treatment and pregnancy: R-PT-4, R-END-1, R-END-2, R-CON-3."""
+
 from dataclasses import replace
 from datetime import date
 
 from tests.workflows.factories import at, patient, request
-
 from workflows import decide_dispense, evaluate_patient
 
 
 def test_R_PT_4_positive_test_reports_pregnancy_and_blocks_rma(program):
-    p = patient().cgp_ready().rma("2026-10-21", "2026-10-26").test("monthly", "2026-11-15", result="positive").build()
+    p = (
+        patient()
+        .cgp_ready()
+        .rma("2026-10-21", "2026-10-26")
+        .test("monthly", "2026-11-15", result="positive")
+        .build()
+    )
     s = evaluate_patient(p, program, at("2026-11-15"))
     assert s.course_status == "pregnancy_reported" and s.codes == ("PREGNANCY_REPORTED",) and s.window is None
     d = decide_dispense(request(p), program, at("2026-11-15"))
@@ -25,7 +31,11 @@ def test_R_PT_4_reported_pregnancy_flag(program):
 def test_R_END_1_ccgp_completed_and_no_rma(program):
     p = patient().ccgp_ready().ended("2026-10-15").build()
     s = evaluate_patient(p, program, at("2026-10-16"))
-    assert s.course_status == "completed" and s.codes == ("TREATMENT_ENDED",) and s.post_treatment_test_due is None
+    assert (
+        s.course_status == "completed"
+        and s.codes == ("TREATMENT_ENDED",)
+        and s.post_treatment_test_due is None
+    )
     assert decide_dispense(request(p), program, at("2026-10-16")).codes == ("TREATMENT_ENDED",)
 
 
@@ -34,8 +44,14 @@ def test_R_END_1_cgp_post_treatment_until_test_30_days_after_last_dose(program):
     s = evaluate_patient(base.build(), program, at("2026-11-11"))
     assert s.course_status == "post_treatment" and s.post_treatment_test_due == date(2026, 12, 10)
     assert s.requirements[0].met is False and "Dec 10" in s.requirements[0].detail
-    too_early = patient().cgp_ready().rma("2026-10-21", "2026-10-26").ended("2026-11-10") \
-        .test("post_treatment", "2026-12-09").build()
+    too_early = (
+        patient()
+        .cgp_ready()
+        .rma("2026-10-21", "2026-10-26")
+        .ended("2026-11-10")
+        .test("post_treatment", "2026-12-09")
+        .build()
+    )
     assert evaluate_patient(too_early, program, at("2026-12-09")).course_status == "post_treatment"
     done = base.test("post_treatment", "2026-12-10").build()
     s2 = evaluate_patient(done, program, at("2026-12-10"))

@@ -1,4 +1,5 @@
 """Program parameters: one object per program, selected by code (R-CYC-4, R-PAT-4, R-REM-1)."""
+
 import pytest
 
 from workflows import IPLEDGE_2021, IPLEDGE_2026, get_program

@@ -1,4 +1,5 @@
-"""workflows is pure: no web, database, queue or service imports (architecture: workflows <- rems <- worker)."""
+"""workflows is pure: no web, database, queue or service imports (workflows <- rems <- worker)."""
+
 import ast
 from pathlib import Path
 

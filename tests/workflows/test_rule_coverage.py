@@ -1,4 +1,5 @@
 """Every rule the engine cites exists and is tested; every refusal code is produced by some test."""
+
 import re
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def test_refusal_codes_are_parsed():
 
 @pytest.mark.parametrize("code", _refusal_codes())
 def test_every_refusal_code_is_expected_by_some_test(code):
-    sources = "\n".join(f.read_text() for f in Path(__file__).parent.glob("test_*.py")
-                        if f.name != Path(__file__).name)
+    sources = "\n".join(
+        f.read_text() for f in Path(__file__).parent.glob("test_*.py") if f.name != Path(__file__).name
+    )
     assert f'"{code}"' in sources, f"no test expects {code}"

@@ -1,8 +1,8 @@
 """R-TIME-1 (program-local calendar, windows, DST) and R-TIME-2 (clinical date limits)."""
+
 from datetime import UTC, date, datetime
 
 from tests.workflows.factories import at, patient, request
-
 from workflows import check_transition, decide_dispense, evaluate_patient, local_date, window_close_instant
 
 
@@ -21,15 +21,23 @@ def test_R_TIME_1_window_close_instant_handles_dst(program):
 
 def test_R_TIME_1_naive_instants_are_refused(program):
     import pytest
+
     with pytest.raises(ValueError):
         local_date(datetime(2026, 11, 8), program)
 
 
 def _window_over_dst():
     # screening Oct 13, confirmation Nov 1 (the DST change day): window Nov 1 - Nov 7
-    return (patient(enrolled="2026-10-13").consent("2026-10-13").visit("2026-10-13")
-            .contraception("2026-09-01", recorded="2026-10-13").test("screening", "2026-10-13")
-            .test("confirmation", "2026-11-01").attest("2026-11-01").build())
+    return (
+        patient(enrolled="2026-10-13")
+        .consent("2026-10-13")
+        .visit("2026-10-13")
+        .contraception("2026-09-01", recorded="2026-10-13")
+        .test("screening", "2026-10-13")
+        .test("confirmation", "2026-11-01")
+        .attest("2026-11-01")
+        .build()
+    )
 
 
 def test_R_TIME_1_R_CYC_2_window_spanning_dst_closes_at_local_midnight(program):
@@ -52,15 +60,32 @@ def test_R_TIME_1_new_cycle_starts_at_the_close_instant(program):
 def test_R_TIME_2_clinical_dates_not_in_future_nor_older_than_365_days(program):
     p = patient().cgp_ready().build()
     now = at("2026-10-21")
-    assert check_transition("record_visit", p, program, now, visit_date=date(2026, 10, 22),
-                            counseled=True).code == "DATE_IN_FUTURE"
+    assert (
+        check_transition("record_visit", p, program, now, visit_date=date(2026, 10, 22), counseled=True).code
+        == "DATE_IN_FUTURE"
+    )
     assert check_transition("record_visit", p, program, now, visit_date=date(2026, 10, 21), counseled=True).ok
-    assert check_transition("record_contraception", p, program, now, start_date=date(2025, 10, 21),
-                            forms=("iud", "male_condom")).ok
-    v = check_transition("record_contraception", p, program, now, start_date=date(2025, 10, 20),
-                         forms=("iud", "male_condom"))
+    assert check_transition(
+        "record_contraception", p, program, now, start_date=date(2025, 10, 21), forms=("iud", "male_condom")
+    ).ok
+    v = check_transition(
+        "record_contraception", p, program, now, start_date=date(2025, 10, 20), forms=("iud", "male_condom")
+    )
     assert (v.code, v.field) == ("DATE_TOO_OLD", "start_date")
-    assert check_transition("end_treatment", p, program, now,
-                            last_dose_date=date(2026, 10, 22)).code == "DATE_IN_FUTURE"
-    assert check_transition("record_test", p, program, now, kind="monthly", specimen_date="2026-10-01",
-                            result="negative", setting="medical").code == "VALIDATION_ERROR"
+    assert (
+        check_transition("end_treatment", p, program, now, last_dose_date=date(2026, 10, 22)).code
+        == "DATE_IN_FUTURE"
+    )
+    assert (
+        check_transition(
+            "record_test",
+            p,
+            program,
+            now,
+            kind="monthly",
+            specimen_date="2026-10-01",
+            result="negative",
+            setting="medical",
+        ).code
+        == "VALIDATION_ERROR"
+    )

@@ -1,0 +1,148 @@
+"""The prescriber's worklist: their patients, most urgent first, in a bounded number of queries.
+
+One query loads the patients (filtered and searched in SQL), one loads their courses, and one per
+record table loads every record of those courses (selectinload), whatever the number of patients.
+Each patient is then evaluated by the pure engine (workflows.evaluate_patient), so what the list
+says is what the pharmacy would be told (R-LOOP-1); no rule is repeated here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from rems.clock import now, program
+from rems.extensions import db
+from rems.models import Course, Patient, User
+from rems.models.patients import CATEGORIES, COURSE_STATUSES
+from rems.services.facts import patient_facts
+from workflows import PatientStatus, evaluate_patient
+
+SEARCH_MAX = 100
+FAR = date.max
+
+# Urgency buckets, most urgent first.
+URGENT_WINDOW, PREGNANCY, POST_TEST_DUE, STEPS_MISSING, WAITING, ON_TRACK, DONE = range(7)
+BUCKET_LABELS = {
+    URGENT_WINDOW: "Window open, steps missing",
+    PREGNANCY: "Pregnancy reported",
+    POST_TEST_DUE: "Post-treatment test due",
+    STEPS_MISSING: "Steps missing",
+    WAITING: "Waiting on patient or pharmacy",
+    ON_TRACK: "Ready to dispense",
+    DONE: "Completed",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str | None = None      # a course status (COURSE_STATUSES)
+    category: str | None = None    # a risk category (CATEGORIES)
+    needs_action: bool = False     # only rows with a next step for the prescriber
+    q: str = ""                    # name or REMS ID
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        status = args.get("status") or None
+        category = args.get("category") or None
+        return cls(status=status if status in COURSE_STATUSES else None,
+                   category=category if category in CATEGORIES else None,
+                   needs_action=args.get("needs_action") in ("1", "on", "true", "y"),
+                   q=(args.get("q") or "").strip()[:SEARCH_MAX])
+
+
+@dataclass(frozen=True)
+class Row:
+    patient: Patient
+    status: PatientStatus
+    prescriber_steps: tuple[str, ...]
+    missing: int
+    bucket: int
+    due: date | None       # the date that makes this row urgent: window close or test due date
+    days_left: int | None
+
+    @property
+    def needs_action(self) -> bool:
+        return bool(self.prescriber_steps)
+
+    @property
+    def bucket_label(self) -> str:
+        return BUCKET_LABELS[self.bucket]
+
+    @property
+    def sort_key(self):
+        return (self.bucket, self.due or FAR, -self.missing, self.patient.last_name.casefold(),
+                self.patient.first_name.casefold(), self.patient.id)
+
+
+def _classify(st: PatientStatus, steps: tuple[str, ...]) -> tuple[int, date | None]:
+    missing = any(not r.met for r in st.requirements)
+    if st.course_status == "pregnancy_reported":
+        return PREGNANCY, None
+    if st.course_status == "completed":
+        return DONE, None
+    if st.course_status == "post_treatment":
+        return POST_TEST_DUE, st.post_treatment_test_due
+    if st.window is not None and not st.eligible and missing:
+        return URGENT_WINDOW, st.window.closes
+    if steps:
+        return STEPS_MISSING, st.window.closes if st.window else None
+    if not st.eligible:
+        return WAITING, st.window.closes if st.window else None
+    return ON_TRACK, st.window.closes if st.window else None
+
+
+def evaluate_row(patient: Patient, course: Course, at=None) -> Row:
+    at = at or now()
+    st = evaluate_patient(patient_facts(patient, course), program(), at)
+    steps = tuple(st.next_steps.get("prescriber", ()))
+    bucket, due = _classify(st, steps)
+    today = st.today
+    return Row(patient=patient, status=st, prescriber_steps=steps,
+               missing=sum(1 for r in st.requirements if not r.met), bucket=bucket, due=due,
+               days_left=(due - today).days if due is not None and today is not None else None)
+
+
+def _query(prescriber_id: int, filters: Filters):
+    stmt = (select(Patient).where(Patient.prescriber_id == prescriber_id)
+            .options(selectinload(Patient.courses).selectinload(Course.visits),
+                     selectinload(Patient.courses).selectinload(Course.contraception),
+                     selectinload(Patient.courses).selectinload(Course.tests),
+                     selectinload(Patient.courses).selectinload(Course.attestations),
+                     selectinload(Patient.courses).selectinload(Course.attestation_failures),
+                     selectinload(Patient.courses).selectinload(Course.authorizations)))
+    if filters.category:
+        stmt = stmt.where(Patient.category == filters.category)
+    if filters.q:
+        term = filters.q.casefold()
+        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Patient.rems_id == filters.q, Patient.name_key.like(like, escape="\\"),
+                              (Patient.first_name + " " + Patient.last_name).ilike(like, escape="\\")))
+    return stmt
+
+
+def worklist(user: User, filters: Filters | None = None) -> list[Row]:
+    """The signed-in prescriber's patients, most urgent first (windows closing soonest, then
+    pregnancies, post-treatment tests due, steps missing)."""
+    filters = filters or Filters()
+    at = now()
+    rows = []
+    for patient in db.session.execute(_query(user.prescriber.id, filters)).scalars():
+        if not patient.courses:
+            continue
+        row = evaluate_row(patient, patient.courses[-1], at)
+        if filters.status and row.status.course_status != filters.status:
+            continue
+        if filters.needs_action and not row.needs_action:
+            continue
+        rows.append(row)
+    rows.sort(key=lambda r: r.sort_key)
+    return rows
+
+
+def summary(rows: list[Row]) -> dict[str, int]:
+    """Counts for the worklist header."""
+    return {"total": len(rows), "needs_action": sum(1 for r in rows if r.needs_action),
+            "closing_soon": sum(1 for r in rows if r.bucket == URGENT_WINDOW)}

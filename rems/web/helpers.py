@@ -1,0 +1,90 @@
+"""Shared helpers for the web pages: the role decorator, form error plumbing, date sentences."""
+from __future__ import annotations
+
+from datetime import date
+from functools import wraps
+
+from flask import flash, g, redirect, request, url_for
+from flask_login import current_user
+
+from rems import policy
+from rems.errors import ApiError
+
+
+def sign_in_redirect():
+    if g.get("session_expired"):
+        flash("You were signed out because of inactivity. Please sign in again.", "info")
+    return redirect(url_for("auth.sign_in", next=request.full_path if request.method == "GET" else None))
+
+
+def role_required(action: str):
+    """Every web route goes through the policy: not signed in -> sign-in page; wrong role -> 403."""
+
+    def deco(fn):
+        @wraps(fn)
+        def view(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return sign_in_redirect()
+            policy.require_role(current_user, action)
+            return fn(*args, **kwargs)
+
+        view.rems_action = action
+        return view
+
+    return deco
+
+
+def require(action: str, obj) -> None:
+    """Object check through the policy (404 for something this user may not see)."""
+    policy.require(current_user._get_current_object(), action, obj)
+
+
+def apply_api_error(form, err: ApiError, fields: dict[str, str] | None = None) -> None:
+    """Put a service error on the form: field errors on their fields, the rest as a form message.
+
+    `fields` maps service field names to form field names when they differ.
+    """
+    fields = fields or {}
+    placed = False
+    for item in err.errors or []:
+        name = fields.get(item.get("field"), item.get("field"))
+        f = getattr(form, name, None) if name else None
+        if f is not None and hasattr(f, "errors"):
+            f.errors = list(f.errors or []) + [_sentence(item.get("message") or err.detail)]
+            placed = True
+    if not placed:
+        form.form_errors.append(err.detail)
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return message[:1].upper() + message[1:] if message else message
+
+
+def long_date(d: date | str | None) -> str:
+    """'Tuesday, Dec 2' (with the year when it is not this year's)."""
+    if d is None:
+        return ""
+    if isinstance(d, str):
+        d = date.fromisoformat(d)
+    from rems.clock import today
+
+    text = f"{d:%A}, {d:%b} {d.day}"
+    return text if d.year == today().year else f"{text}, {d.year}"
+
+
+def days_until(d: date | str | None) -> int | None:
+    if d is None:
+        return None
+    if isinstance(d, str):
+        d = date.fromisoformat(d)
+    from rems.clock import today
+
+    return (d - today()).days
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are accepted as a post-sign-in destination."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

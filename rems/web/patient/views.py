@@ -1,0 +1,189 @@
+"""Patient pages. Every route names its policy action; the services own the rules."""
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from rems.clock import now, program, today
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import Document, Notification, Signature
+from rems.services import documents, patient_self, patients
+from rems.tasks import unit_of_work
+from rems.web.helpers import apply_api_error, days_until, long_date, role_required
+from rems.web.patient import bp
+from rems.web.patient.forms import ConsentForm, attestation_form, form_label
+from workflows.clock import age_on
+
+# Plain-language names for the requirement codes of the patient's checklist (presentation only).
+LABELS = {
+    "CONSENT_MISSING": "Sign the informed consent",
+    "SCREENING_TEST_MISSING": "Screening pregnancy test",
+    "CONTRACEPTION_MISSING": "Birth control recorded by your prescriber",
+    "CONTRACEPTION_LEAD_IN_INCOMPLETE": "Birth control used long enough before starting",
+    "PREGNANCY_TEST_REQUIRED": "Pregnancy test for this month",
+    "VISIT_REQUIRED": "Visit with your prescriber",
+    "COUNSELING_REQUIRED": "Counseling by your prescriber",
+    "ATTESTATION_REQUIRED": "Answer this month's questions and confirm your birth control",
+    "REFILL_TOO_SOON": "Time since your last fill",
+    "ALREADY_AUTHORIZED": "Prescription not yet filled this month",
+}
+ACTIONS = {"CONSENT_MISSING": ("patient.consent", "Sign the consent"),
+           "ATTESTATION_REQUIRED": ("patient.monthly", "Answer the questions")}
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def countdown_sentence(window: dict | None) -> tuple[str | None, int | None]:
+    """'Your pharmacy can fill your prescription until Tuesday, Dec 2' and the days left."""
+    if not window:
+        return None, None
+    opens, closes = window["opens"], window["closes"]
+    left = days_until(closes)
+    if left < 0:
+        return f"The time to fill this month's prescription ended on {long_date(closes)}.", None
+    if days_until(opens) > 0:
+        return (f"Your pharmacy can fill your prescription from {long_date(opens)} "
+                f"until {long_date(closes)}."), None
+    return f"Your pharmacy can fill your prescription until {long_date(closes)}.", left
+
+
+@bp.get("/patient")
+@role_required("patient.self")
+def index():
+    user = _me()
+    st = patients.patient_status(user.patient, "patient", reader=user)
+    items = []
+    for r in st["requirements"]:
+        item = dict(r, label=LABELS.get(r["code"]))
+        if not r["met"] and r["code"] in ACTIONS:
+            item["action"] = ACTIONS[r["code"]]
+        items.append(item)
+    sentence, left = countdown_sentence(st["window"])
+    unread = db.session.scalar(select(db.func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)))
+    return render_template("patient/index.html", st=st, items=items, sentence=sentence, days_left=left,
+                           unread=unread, patient=user.patient)
+
+
+def _is_minor(patient) -> bool:
+    return age_on(patient.date_of_birth, today()) < program().adult_age_years  # R-PAT-3
+
+
+@bp.route("/patient/consent", methods=["GET", "POST"])
+@role_required("patient.self")
+def consent():
+    user = _me()
+    patient = user.patient
+    minor = _is_minor(patient)
+    form = ConsentForm()
+    if patient.consent_signed_at is None and form.validate_on_submit():
+        try:
+            patient_self.sign_consent(user, form.password.data, (form.guardian_name.data or "").strip() or None)
+        except ApiError as err:
+            if err.status >= 500:
+                raise
+            apply_api_error(form, err)
+        else:
+            flash("Thank you. Your consent is signed. A copy is in My documents.", "success")
+            return redirect(url_for("patient.index"))
+    return render_template("patient/consent.html", form=form, minor=minor, patient=patient,
+                           adult_age=program().adult_age_years,
+                           meaning=_consent_meaning()), 200 if not form.errors else 400
+
+
+def _consent_meaning() -> str:
+    from rems.services.signatures import MEANINGS
+
+    return MEANINGS["patient_consent"]
+
+
+@bp.route("/patient/monthly", methods=["GET", "POST"])
+@role_required("patient.self")
+def monthly():
+    user = _me()
+    patient = user.patient
+    if patient.category != "can_get_pregnant":
+        return render_template("patient/monthly_not_needed.html")
+    questions, st = patient_self.comprehension(user)
+    prog = program()
+    form = attestation_form(questions, prog.primary_forms, prog.secondary_forms)
+    done = any(r.code == "ATTESTATION_REQUIRED" and r.met for r in st.requirements)
+    failed = None
+    if form.validate_on_submit():
+        data = {"answers": {str(q.id): form[f"q{q.id}"].data for q in questions},
+                "contraception": {"forms": list(form.forms.data or []), "abstinence": bool(form.abstinence.data)},
+                "signature": {"password": form.password.data}}
+        try:
+            patient_self.attest(user, data)
+        except ApiError as err:
+            if err.status >= 500:
+                raise
+            if err.code == "COMPREHENSION_FAILED":
+                failed = {"incorrect": set(err.extra.get("incorrect", [])),
+                          "attempts_left": err.extra.get("attempts_left"),
+                          "explanations": {e["id"]: e["explanation"] for e in err.extra.get("explanations", [])},
+                          "detail": err.detail}
+                for q in questions:
+                    if str(q.id) in failed["incorrect"]:
+                        form[f"q{q.id}"].errors = ["This answer is not correct."]
+            else:
+                apply_api_error(form, err, {"forms": "forms", "abstinence": "forms", "start_date": "forms"})
+        else:
+            flash("Done. Your answers and birth control confirmation are signed for this month.", "success")
+            return redirect(url_for("patient.index"))
+    attempts_left = failed["attempts_left"] if failed else st.attestation_attempts_left
+    return render_template("patient/monthly.html", form=form, questions=questions, failed=failed, done=done,
+                           attempts_left=attempts_left, cycle=st.cycle_number,
+                           ), 200 if not form.errors else 400
+
+
+@bp.get("/patient/notifications")
+@role_required("patient.self")
+def notifications():
+    rows = db.session.execute(select(Notification).where(Notification.user_id == _me().id)
+                              .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(100)
+                              ).scalars().all()
+    return render_template("patient/notifications.html", notes=rows)
+
+
+@bp.post("/patient/notifications/read")
+@role_required("patient.self")
+def notifications_read():
+    with unit_of_work():
+        for note in db.session.execute(select(Notification).where(
+                Notification.user_id == _me().id, Notification.read_at.is_(None))).scalars():
+            note.read_at = now()
+    flash("All messages are marked as read.", "success")
+    return redirect(url_for("patient.notifications"))
+
+
+@bp.get("/patient/documents")
+@role_required("patient.self")
+def documents_list():
+    rows = db.session.execute(select(Document, Signature).join(Signature, Document.signature_id == Signature.id)
+                              .where(Document.patient_id == _me().patient.id)
+                              .order_by(Signature.signed_at.desc())).all()
+    return render_template("patient/documents.html", rows=rows)
+
+
+# The endpoint name the navigation uses.
+bp.add_url_rule("/patient/documents", endpoint="documents", view_func=documents_list)
+
+
+@bp.get("/documents/<doc_id>/pdf")
+@role_required("document.read")
+def document_pdf(doc_id):
+    """Any role may download a signed document it may read (policy "document.read")."""
+    doc = documents.readable(_me(), doc_id)
+    if doc.status != "ready":
+        raise ApiError(409, "DOCUMENT_NOT_READY", "This document is still being prepared. Try again in a minute.")
+    pdf = db.session.scalar(select(Document.pdf).where(Document.id == doc.id))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="rems-document-{doc.id}.pdf"'})
+
+
+__all__ = ["countdown_sentence", "form_label"]

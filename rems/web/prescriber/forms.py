@@ -1,0 +1,101 @@
+"""Forms of the prescriber pages. Lengths mirror the API schema (api.md field limits); every rule
+(dates, contraception forms, home tests...) is checked by the service and the engine, not here."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+
+from rems.clock import program
+
+REQUIRED = "Enter this"
+CATEGORY_CHOICES = [("can_get_pregnant", "Can get pregnant"), ("cannot_get_pregnant", "Cannot get pregnant")]
+TEST_KIND_CHOICES = [("screening", "Screening (at enrollment)"), ("confirmation", "Confirmation (opens the first window)"),
+                     ("monthly", "Monthly"), ("post_treatment", "Post-treatment")]
+
+
+def _password(label="Your password (signs this record)"):
+    return PasswordField(label, validators=[DataRequired("Enter your password to sign"), Length(max=128)])
+
+
+def _clinical_date(label):
+    return DateField(label, validators=[InputRequired("Enter a date like 2026-03-02")])
+
+
+def _label(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
+def contraception_choices() -> list[tuple[str, str]]:
+    """Primary forms first, then secondary, from the program definition (R-CON-1)."""
+    prog = program()
+    return ([("", "Choose a form")] + [(c, f"{_label(c)} (primary)") for c in sorted(prog.primary_forms)]
+            + [(c, f"{_label(c)} (secondary)") for c in sorted(prog.secondary_forms)])
+
+
+class AttestationForm(FlaskForm):
+    agree = BooleanField("I have read the attestation above and agree to it",
+                         validators=[DataRequired("Tick the box to agree to the attestation")])
+    password = _password("Your password (signs the attestation)")
+
+
+class EnrollForm(FlaskForm):
+    first_name = StringField("First name", validators=[DataRequired(REQUIRED), Length(max=100)])
+    last_name = StringField("Last name", validators=[DataRequired(REQUIRED), Length(max=100)])
+    date_of_birth = DateField("Date of birth", validators=[InputRequired("Enter a date like 2004-05-17")])
+    email = EmailField("Patient's email address", validators=[
+        DataRequired("Enter an email address"), Length(max=254), Email("Enter an email address like name@example.com")])
+    category = RadioField("Risk category", choices=CATEGORY_CHOICES,
+                          validators=[InputRequired("Choose the patient's risk category")])
+    transfer = BooleanField("This patient is moving to my care (transfer)")
+
+
+class VisitForm(FlaskForm):
+    visit_date = _clinical_date("Visit date")
+    counseled = BooleanField("I counseled the patient about the risks and the program's requirements")
+    password = _password()
+
+
+class ContraceptionForm(FlaskForm):
+    start_date = _clinical_date("Start date")
+    method = RadioField("Method", choices=[("forms", "Two forms of contraception"),
+                                           ("abstinence", "Commitment to abstinence")],
+                        validators=[InputRequired("Choose two forms or abstinence")], default="forms")
+    form_1 = SelectField("First form", validators=[Optional()])
+    form_2 = SelectField("Second form", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.form_1.choices = self.form_2.choices = contraception_choices()
+
+    def payload(self) -> dict:
+        if self.method.data == "abstinence":
+            return {"start_date": self.start_date.data, "abstinence": True, "forms": []}
+        return {"start_date": self.start_date.data, "abstinence": False,
+                "forms": [f for f in (self.form_1.data, self.form_2.data) if f]}
+
+
+class PregnancyTestForm(FlaskForm):
+    kind = SelectField("Kind of test", choices=TEST_KIND_CHOICES, validators=[InputRequired("Choose the kind")])
+    specimen_date = _clinical_date("Specimen collection date")
+    result = RadioField("Result", choices=[("negative", "Negative"), ("positive", "Positive")],
+                        validators=[InputRequired("Choose the result")])
+    setting = RadioField("Setting", choices=[("medical", "Medical setting (office or lab)"), ("home", "Home test")],
+                         validators=[InputRequired("Choose where the test was done")], default="medical")
+
+
+class HomeTestingForm(FlaskForm):
+    enabled = BooleanField("Allow home pregnancy tests (monthly and post-treatment only)")
+    procedure = TextAreaField("Anti-falsification procedure", validators=[Length(max=4000)])
+
+
+class CategoryForm(FlaskForm):
+    category = RadioField("New risk category", choices=CATEGORY_CHOICES,
+                          validators=[InputRequired("Choose the new category")])
+    reason = TextAreaField("Reason for the change", validators=[DataRequired("Give the reason"), Length(max=1000)])
+
+
+class EndTreatmentForm(FlaskForm):
+    last_dose_date = _clinical_date("Date of the last dose")
+    reason = TextAreaField("Reason (optional)", validators=[Length(max=1000)])

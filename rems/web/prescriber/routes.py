@@ -1,0 +1,180 @@
+"""Prescriber views: thin (parse the form, call one service, render). Every write goes through
+rems.services.patients / practice; a service refusal becomes a message on the right field."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from rems.errors import ApiError
+from rems.services import patients, practice, worklist
+from rems.services.signatures import MEANINGS
+from rems.services.timeline import patient_timeline
+from rems.web.helpers import apply_api_error, require, role_required
+from rems.web.prescriber import bp
+from rems.web.prescriber.forms import (
+    AttestationForm,
+    CategoryForm,
+    ContraceptionForm,
+    EndTreatmentForm,
+    EnrollForm,
+    HomeTestingForm,
+    PregnancyTestForm,
+    VisitForm,
+)
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def place_error(form, err: ApiError, fields: dict[str, str] | None = None) -> None:
+    """A service refusal on the form; a wrong signing password goes on the password field."""
+    if err.status >= 500:
+        raise err
+    if err.code == "SIGNATURE_INVALID" and hasattr(form, "password"):
+        form.password.errors = [*form.password.errors, err.detail]
+        return
+    apply_api_error(form, err, fields)
+
+
+# ----- certification -------------------------------------------------------------------------
+@bp.route("/certification", methods=["GET", "POST"])
+@role_required("prescriber.attest")
+def certification():
+    form = AttestationForm()
+    if form.validate_on_submit():
+        try:
+            pres, _ = practice.attest_prescriber(_user(), form.password.data)
+        except ApiError as err:
+            place_error(form, err)
+        else:
+            flash(f"You are certified until {pres.certified_until:%B} {pres.certified_until.day}, "
+                  f"{pres.certified_until.year}.", "success")
+            return redirect(url_for(".certification"))
+    pres = _user().prescriber
+    return render_template("prescriber/certification.html", form=form, prescriber=pres,
+                           status=practice.effective_status(pres), attestation=MEANINGS["prescriber_attestation"],
+                           page_title="Certification"), 422 if form.errors or form.form_errors else 200
+
+
+# ----- worklist --------------------------------------------------------------------------------
+@bp.get("/")
+@role_required("patient.record")
+def index():
+    filters = worklist.Filters.from_args(request.args)
+    rows = worklist.worklist(_user(), filters)
+    pres = _user().prescriber
+    return render_template("prescriber/worklist.html", rows=rows, filters=filters,
+                           counts=worklist.summary(rows), cert_status=practice.effective_status(pres),
+                           prescriber=pres, page_title="My patients")
+
+
+# ----- enrollment -----------------------------------------------------------------------------
+@bp.route("/patients/new", methods=["GET", "POST"])
+@role_required("patient.enroll")
+def enroll():
+    form = EnrollForm()
+    duplicate = False
+    if form.validate_on_submit():
+        data = {k: form[k].data for k in ("first_name", "last_name", "date_of_birth", "email", "category",
+                                          "transfer")}
+        data["first_name"], data["last_name"] = data["first_name"].strip(), data["last_name"].strip()
+        try:
+            patient, code = patients.enroll(_user(), data)
+        except ApiError as err:
+            duplicate = err.code == "DUPLICATE_PATIENT"
+            place_error(form, err)
+        else:
+            if code is None:
+                flash(f"{patient.first_name} {patient.last_name} ({patient.rems_id}) was transferred to your care.",
+                      "success")
+                return redirect(url_for(".patient", rems_id=patient.rems_id))
+            return render_template("prescriber/enrolled.html", patient=patient, code=code,
+                                   page_title="Patient enrolled"), 201
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("prescriber/enroll.html", form=form, duplicate=duplicate,
+                           cert_status=practice.effective_status(_user().prescriber),
+                           page_title="Enroll a patient"), status
+
+
+# ----- one patient ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Action:
+    form: type
+    service: Any
+    message: str
+    fields: dict[str, str] | None = None
+
+    def payload(self, form) -> dict:
+        if hasattr(form, "payload"):
+            return form.payload()
+        data = {name: f.data for name, f in form._fields.items() if name not in ("csrf_token", "password")}
+        if "password" in form:
+            data["signature"] = {"password": form.password.data}
+        return data
+
+
+ACTIONS = {
+    "visit": Action(VisitForm, patients.record_visit, "Visit recorded and signed."),
+    "contraception": Action(ContraceptionForm, patients.record_contraception, "Contraception recorded.",
+                            {"forms": "form_1", "abstinence": "method"}),
+    "test": Action(PregnancyTestForm, patients.record_test, "Pregnancy test recorded."),
+    "home_testing": Action(HomeTestingForm, patients.set_home_testing, "Home testing setting saved."),
+    "category": Action(CategoryForm, patients.change_category, "Risk category changed."),
+    "end": Action(EndTreatmentForm, patients.end_treatment, "End of treatment recorded."),
+}
+
+
+def _own_patient(rems_id: str):
+    patient = patients.by_rems_id(rems_id)
+    if patient is None:
+        abort(404)
+    require("patient.record", patient)
+    return patient
+
+
+def _blank_forms(patient) -> dict:
+    forms = {name: a.form(prefix=name, formdata=None) for name, a in ACTIONS.items()}
+    forms["home_testing"].enabled.data = patient.home_testing_enabled
+    forms["home_testing"].procedure.data = patient.home_testing_procedure or ""
+    forms["category"].category.data = patient.category
+    return forms
+
+
+def _render_patient(patient, forms: dict, active: str | None = None, status: int = 200):
+    st = patients.patient_status(patient, "prescriber", reader=_user())  # R-AUD-1: the read is audited
+    course = patient.courses[-1] if patient.courses else None
+    return render_template("prescriber/patient.html", patient=patient, st=st, course=course, forms=forms,
+                           active=active, timeline=patient_timeline(patient),
+                           page_title=f"{patient.first_name} {patient.last_name}"), status
+
+
+@bp.get("/patients/<rems_id>")
+@role_required("patient.record")
+def patient(rems_id):
+    p = _own_patient(rems_id)
+    return _render_patient(p, _blank_forms(p))
+
+
+@bp.post("/patients/<rems_id>/<action>")
+@role_required("patient.record")
+def record(rems_id, action):
+    spec = ACTIONS.get(action)
+    if spec is None:
+        abort(404)
+    p = _own_patient(rems_id)
+    form = spec.form(prefix=action)
+    if form.validate_on_submit():
+        try:
+            spec.service(_user(), p, spec.payload(form))
+        except ApiError as err:
+            place_error(form, err, spec.fields)
+        else:
+            flash(spec.message, "success")
+            return redirect(url_for(".patient", rems_id=rems_id))
+    forms = _blank_forms(p)
+    forms[action] = form
+    return _render_patient(p, forms, active=action, status=422)

@@ -1,0 +1,112 @@
+"""The Celery app bound to the Flask app (Flask `docs/patterns/celery.rst`, `celery_init_app`).
+
+Every task runs inside `app.app_context()`, takes IDs and re-loads its rows, and wraps the rems
+service function that `rems.tasks.resolve(name)` names, so the in-process path (no Redis) and
+the worker run the same code. Reliability settings: late acks + reject on worker loss (a task
+killed mid-way is redelivered), prefetch 1, JSON only. Beat is the clock and the database is the
+schedule (architecture.md example 8): it only triggers the reminder sweep and the heartbeat.
+"""
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+
+from celery import Celery, Task
+from flask import Flask
+
+from rems import create_app
+from rems.tasks import TASKS, resolve
+
+HEARTBEAT_KEY = "rems:worker:heartbeat"  # read by rems/health.py
+HEARTBEAT_EVERY_SECONDS = 60
+HEARTBEAT_TTL_SECONDS = 3 * HEARTBEAT_EVERY_SECONDS
+SWEEP_EVERY = timedelta(minutes=15)
+PDF_SOFT_LIMIT_SECONDS = 60
+PDF_HARD_LIMIT_SECONDS = 90
+MAIL_RETRIES = 8
+MAIL_ERRORS = (smtplib.SMTPException, OSError)
+
+
+def celery_config(app: Flask) -> dict:
+    url = app.config.get("REDIS_URL")
+    if not url:
+        raise RuntimeError("the worker needs REMS_REDIS_URL (its broker)")
+    return {
+        "broker_url": url,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,  # a message is acked only once its task finished
+        "task_reject_on_worker_lost": True,  # ... and redelivered if the worker died under it
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": "default",
+        "task_routes": {name: {"queue": queue} for name, (_, queue) in TASKS.items()},
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "timezone": "UTC",
+        "beat_schedule": {
+            "reminder-sweep": {"task": "rems.reminder_sweep", "schedule": SWEEP_EVERY},
+            "worker-heartbeat": {"task": "rems.heartbeat", "schedule": HEARTBEAT_EVERY_SECONDS},
+        },
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.conf.update(celery_config(app))
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    # services inside the worker (a sweep queueing deliveries) send through this same app
+    app.extensions["rems_celery_client"] = celery_app
+    return celery_app
+
+
+flask_app = create_app()
+app = celery_init_app(flask_app)
+_mail_retry = {"autoretry_for": MAIL_ERRORS, "retry_backoff": True, "retry_backoff_max": 600,
+               "retry_jitter": True, "max_retries": MAIL_RETRIES}
+
+
+@app.task(name="rems.render_document", queue="pdf", soft_time_limit=PDF_SOFT_LIMIT_SECONDS,
+          time_limit=PDF_HARD_LIMIT_SECONDS, autoretry_for=(OSError,), max_retries=3, retry_backoff=True)
+def render_document(document_id: int) -> None:
+    """R-DOC-1: render one signature's PDF (idempotent: a ready document is left alone)."""
+    resolve("rems.render_document")(document_id)
+
+
+@app.task(name="rems.deliver_reminder", queue="default", **_mail_retry)
+def deliver_reminder(reminder_id: int) -> None:
+    """R-REM-2: email + in-app notification of one reminder row, once."""
+    resolve("rems.deliver_reminder")(reminder_id)
+
+
+@app.task(name="rems.deliver_notification", queue="default", **_mail_retry)
+def deliver_notification(notification_id: int) -> None:
+    """R-PT-4 and other notifications: email one notification, once."""
+    resolve("rems.deliver_notification")(notification_id)
+
+
+@app.task(name="rems.reminder_sweep", queue="default")
+def reminder_sweep() -> dict:
+    """R-REM-1: select due reminders, record them once, queue their delivery after commit."""
+    from rems.services.reminders import sweep
+
+    return sweep()
+
+
+@app.task(name="rems.heartbeat", queue="default")
+def heartbeat() -> None:
+    """Mark the worker alive for /healthz: a key that expires unless a worker keeps renewing it."""
+    import redis
+
+    from rems.clock import now
+
+    client = redis.Redis.from_url(flask_app.config["REDIS_URL"])
+    client.set(HEARTBEAT_KEY, now().isoformat(), ex=HEARTBEAT_TTL_SECONDS)
