@@ -9,7 +9,7 @@ schedule (architecture.md example 8): it only triggers the reminder sweep and th
 from __future__ import annotations
 
 import smtplib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from celery import Celery, Task
 from flask import Flask
@@ -106,7 +106,6 @@ def heartbeat() -> None:
     """Mark the worker alive for /healthz: a key that expires unless a worker keeps renewing it."""
     import redis
 
-    from rems.clock import now
-
     client = redis.Redis.from_url(flask_app.config["REDIS_URL"])
-    client.set(HEARTBEAT_KEY, now().isoformat(), ex=HEARTBEAT_TTL_SECONDS)
+    client.set(HEARTBEAT_KEY, datetime.now(UTC).isoformat(), ex=HEARTBEAT_TTL_SECONDS)
+    client.close()

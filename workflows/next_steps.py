@@ -22,13 +22,15 @@ def _course_over(ctx: Context) -> dict[str, list[str]]:
         return steps
     last = ctx.patient.last_dose_date
     until = last + days(ctx.program.post_treatment_contraception_days)
-    if ctx.is_cgp:  # R-CON-3, R-END-2
+    over = until < ctx.today  # the 30 days after the last dose are over
+    if ctx.is_cgp and not over:  # R-CON-3, R-END-2
         steps["patient"].append(
             f"Keep using your two forms of contraception (or abstinence) until "
             f"{long(until)}, {ctx.program.post_treatment_contraception_days} days after "
             f"your last dose."
         )
-    steps["patient"].append(f"Do not donate blood until {long(until)}.")  # R-END-2
+    if not over:
+        steps["patient"].append(f"Do not donate blood until {long(until)}.")  # R-END-2
     due = ctx.post_treatment_test_due
     if ctx.course_status == "post_treatment":  # R-END-1
         steps["patient"].append(f"Take your post-treatment pregnancy test on or after {long(due)}.")

@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import Blueprint, g, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from rems import policy
 from rems.api.schema import F, json_schema, validate
@@ -41,8 +42,10 @@ def current_api_user():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
         raise ApiError(401, "UNAUTHORIZED", "A valid bearer token is required.")
+    # One statement per request: the token joined with its user.
     row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == digest(token.strip()))).scalar_one_or_none()
+        select(ApiToken).where(ApiToken.token_hash == digest(token.strip())).options(joinedload(ApiToken.user))
+    ).scalar_one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= now() or not row.user.is_active:
         raise ApiError(401, "UNAUTHORIZED", "The token is invalid, expired or revoked.")
     g.api_token = row

@@ -47,6 +47,7 @@ class Document(db.Model):
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     signature = relationship("Signature")
+    patient = relationship("Patient")  # read by policy._document_reader
 
 
 class AuditEntry(db.Model):

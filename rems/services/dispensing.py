@@ -8,38 +8,64 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from rems import policy
 from rems.clock import now, program
 from rems.errors import ApiError
 from rems.extensions import db
-from rems.models import Authorization, IdempotencyRecord, PharmacyMember, Prescriber, User
+from rems.models import (
+    Authorization,
+    Course,
+    IdempotencyRecord,
+    Patient,
+    Pharmacy,
+    PharmacyMember,
+    Prescriber,
+    User,
+)
 from rems.services import audit
 from rems.services.canonical import canonical, sha256_hex
-from rems.services.facts import current_course, patient_facts, pharmacy_facts, prescriber_facts
-from rems.services.patients import by_rems_id
-from rems.services.practice import pharmacy_by_ncpdp
+from rems.services.facts import (
+    course_records,
+    current_course,
+    patient_facts,
+    pharmacy_facts,
+    prescriber_facts,
+)
 from rems.tasks import unit_of_work
 from workflows import decide_dispense, evaluate_patient
 from workflows.facts import DispenseRequest
 
 
 def _request(user: User, data: dict, lock: bool = False):
-    patient = by_rems_id(data["rems_id"])
-    if patient is not None and patient.date_of_birth != data["date_of_birth"]:
-        patient = None  # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
-    prescriber = db.session.execute(select(Prescriber).where(Prescriber.npi == data["prescriber_npi"])
-                                    ).scalar_one_or_none()
-    pharmacy = pharmacy_by_ncpdp(data["pharmacy_ncpdp_id"])
-    member = pharmacy is not None and db.session.execute(select(PharmacyMember.id).where(
-        PharmacyMember.pharmacy_id == pharmacy.id, PharmacyMember.user_id == user.id,
-        PharmacyMember.active)).first() is not None
-    course = current_course(patient, lock=lock) if patient is not None else None
-    facts = patient_facts(patient, course) if patient is not None else None
+    """Everything R-LOOP-1 decides on, in three statements whatever the patient's history:
+    the patient with its latest course and prescriber (course row locked when `lock`, R-RMA-2); the
+    requested prescriber, pharmacy and this pharmacist's membership; the course's records."""
+    patient = course = None
+    rems_id = data["rems_id"]
+    if isinstance(rems_id, str) and len(rems_id) <= 12:
+        stmt = (select(Patient, Course).join(Course, Course.patient_id == Patient.id)
+                .where(Patient.rems_id == rems_id).order_by(Course.id.desc()).limit(1)
+                .options(joinedload(Patient.prescriber)))
+        if lock:
+            stmt = stmt.with_for_update(of=Course)
+        row = db.session.execute(stmt).first()
+        # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
+        if row is not None and row.Patient.date_of_birth == data["date_of_birth"]:
+            patient, course = row
+    member = select(PharmacyMember.id).where(PharmacyMember.pharmacy_id == Pharmacy.id,
+                                             PharmacyMember.user_id == user.id, PharmacyMember.active).exists()
+    one = select(literal(1).label("one")).subquery()
+    prescriber, pharmacy, is_member = db.session.execute(
+        select(Prescriber, Pharmacy, member.label("member")).select_from(one)
+        .outerjoin(Prescriber, Prescriber.npi == data["prescriber_npi"])
+        .outerjoin(Pharmacy, Pharmacy.ncpdp_id == data["pharmacy_ncpdp_id"])).one()
+    facts = patient_facts(patient, course, course_records(course.id)) if patient is not None else None
     req = DispenseRequest(patient=facts, prescriber=prescriber_facts(prescriber), pharmacy=pharmacy_facts(pharmacy),
-                          pharmacist_is_member=member, days_supply=data.get("days_supply"),
+                          pharmacist_is_member=bool(is_member), days_supply=data.get("days_supply"),
                           patient_prescriber=prescriber_facts(patient.prescriber) if patient is not None else None)
     return req, patient, course, pharmacy, prescriber
 
@@ -68,10 +94,9 @@ def eligibility(user: User, query: dict) -> dict:
 
 
 def _new_rma() -> str:
-    while True:
-        rma = "RMA" + "".join(secrets.choice("0123456789") for _ in range(10))
-        if db.session.execute(select(Authorization.id).where(Authorization.rma == rma)).first() is None:
-            return rma
+    """A random RMA number (10**10 of them). No look-up first: the unique constraint refuses the
+    astronomically rare collision and `authorize` retries once, like any other race."""
+    return "RMA" + "".join(secrets.choice("0123456789") for _ in range(10))
 
 
 def serialize(a: Authorization) -> dict:

@@ -7,6 +7,9 @@ make the renderer read a local file or open a connection.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,9 +23,24 @@ from rems.models import Document, Signature
 
 ASSETS = Path(__file__).resolve().parent.parent / "static" / "pdf"
 ASSET_SCHEME = "rems-asset:"
+# The worker enforces soft/hard time limits (worker/celery_app.py); in-process rendering is bounded
+# here: the caller stops waiting and the document is marked failed (the thread finishes on its own).
+RENDER_TIMEOUT_SECONDS = 60
+_renderer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rems-pdf")
+TITLES = {
+    "prescriber": "Prescriber program attestation",
+    "pharmacy": "Pharmacy program attestation",
+    "consent": "Patient informed consent",
+    "attestation": "Patient monthly attestation",
+    "visit": "Prescriber visit confirmation",
+}
 
 
 class FetchRefused(ValueError):
+    pass
+
+
+class RenderTimeout(RuntimeError):
     pass
 
 
@@ -41,14 +59,28 @@ def safe_url_fetcher(url: str, *args, **kwargs):
                                        "application/octet-stream"})
 
 
+@lru_cache(maxsize=1)
+def _fetcher():
+    """WeasyPrint (>= 68) wants a URLFetcher instance; ours never opens anything itself and answers
+    through `safe_url_fetcher` (a refusal is a skipped resource, not a failed document)."""
+    from weasyprint.urls import URLFetcher
+
+    class SafeFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            return safe_url_fetcher(url)
+
+    return SafeFetcher(allowed_protocols=(), allow_redirects=False, fail_on_errors=False)
+
+
 def manifestation(sig: Signature) -> dict:
     """The plain values printed on the attestation (R-SIG-1 manifestation)."""
     prog = program()
     local = sig.signed_at.astimezone(ZoneInfo(prog.timezone))
     return {
         "program": prog.name,
+        "title": TITLES.get(sig.record_type, "Signed record"),
         "printed_name": sig.printed_name,
-        "role": sig.role,
+        "role": sig.role.capitalize(),
         "meaning": sig.meaning,
         "signed_local": local.strftime("%B %-d, %Y at %-I:%M:%S %p %Z"),
         "signed_utc": sig.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -56,6 +88,7 @@ def manifestation(sig: Signature) -> dict:
         "record_id": sig.record_id,
         "record_sha256": sig.record_sha256,
         "signature_id": sig.id,
+        "post_treatment_days": prog.post_treatment_contraception_days,  # R-END-2, R-CON-3
     }
 
 
@@ -63,10 +96,20 @@ def render_html(values: dict) -> str:
     return render_template("pdf/attestation.html", **values)
 
 
-def render_pdf(html: str) -> bytes:
+def _write_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=safe_url_fetcher).write_pdf()
+    return HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=_fetcher()).write_pdf()
+
+
+def render_pdf(html: str, timeout: float = RENDER_TIMEOUT_SECONDS) -> bytes:
+    """Render with a time limit; RenderTimeout when WeasyPrint takes longer."""
+    future = _renderer.submit(_write_pdf, html)
+    try:
+        return future.result(timeout=timeout)
+    except FuturesTimeout as exc:
+        future.cancel()
+        raise RenderTimeout(f"PDF rendering took longer than {timeout:g} s") from exc
 
 
 def render_document(document_id: int) -> None:

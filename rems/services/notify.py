@@ -1,6 +1,8 @@
 """In-app notifications with an email copy (R-REM-2, R-PT-4)."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from rems import tasks
 from rems.clock import now
 from rems.extensions import db
@@ -19,12 +21,16 @@ def notify(user: User, kind: str, title: str, body: str, subject_key: str | None
 
 def deliver_notification(notification_id: int) -> None:
     """Task: email one notification, once (a re-delivered task finds `emailed_at` set)."""
-    note = db.session.get(Notification, notification_id)
+    # row lock (PostgreSQL): a redelivered copy of this task waits, then finds `emailed_at` set
+    note = db.session.execute(select(Notification).where(Notification.id == notification_id)
+                              .with_for_update()).scalar_one_or_none()
     if note is None or note.emailed_at is not None:
+        db.session.rollback()
         return
     user = db.session.get(User, note.user_id)
     msg = mail.build(user.email, note.title, "notification", name=user.first_name, title=note.title,
                      body=note.body)
+    msg.replace_header("Message-ID", f"<notification-{note.id}@rems.example>")
     mail.send(msg)
     note.emailed_at = now()
     db.session.commit()

@@ -19,7 +19,7 @@ from rems import clock, tasks
 from rems.extensions import db
 from rems.models import Notification, ReminderSent, User
 from rems.services import mail
-from rems.services.reminders_due import Due, all_due
+from rems.services.reminders_due import Due, all_due  # noqa: F401 (re-exported)
 
 KINDS = ("window_closing", "attestation_pending", "next_test_due", "post_treatment_test_due",
          "post_treatment_precautions", "prescriber_certification_expiring",

@@ -94,8 +94,8 @@ def next_test_due(today: date, prog: Program) -> Iterator[Due]:
         .where(Authorization.status == "authorized", Authorization.recorded_at < issued_before,
                Course.status == "active", Course.last_dose_date.is_(None),
                Course.pregnancy_reported_at.is_(None), Patient.category == CGP,
-               ~exists().where(later_rma.course_id == Authorization.course_id, later_rma.id > Authorization.id,
-                               later_rma.status == "authorized"),
+               ~exists().where(later_rma.course_id == Authorization.course_id,
+                               later_rma.id > Authorization.id, later_rma.status == "authorized"),
                ~exists().where(PregnancyTest.course_id == Course.id,
                                PregnancyTest.recorded_at > Authorization.recorded_at),
                _reachable(Patient.user_id), _not_sent(Patient.user_id, kind, key)))
@@ -160,7 +160,7 @@ def window_reminders(now: datetime, today: date, prog: Program) -> Iterator[Due]
                      .selectinload(Prescriber.user))).scalars().all()
         for course in courses:
             yield from _for_course(course, now, today, prog)
-        db.session.expunge_all()  # keep the session small across batches
+        del courses  # the identity map holds rows weakly: a finished batch can be collected
 
 
 def _for_course(course: Course, now: datetime, today: date, prog: Program) -> Iterator[Due]:
@@ -175,7 +175,7 @@ def _for_course(course: Course, now: datetime, today: date, prog: Program) -> It
         if patient_user.status != "suspended":
             yield Due(patient_user.id, "window_closing", key,
                       {"closes": window.closes.isoformat(), "eligible": status.eligible,
-                       "steps": list(status.next_steps.get("patient", ()))})
+                       "steps": [] if status.eligible else list(status.next_steps.get("patient", ()))})
         if not status.eligible and prescriber_user.status != "suspended":
             yield Due(prescriber_user.id, "patient_window_closing", key,
                       {"closes": window.closes.isoformat(), "patient": patient.rems_id,

@@ -5,6 +5,7 @@ record table loads every record of those courses (selectinload), whatever the nu
 Each patient is then evaluated by the pure engine (workflows.evaluate_patient), so what the list
 says is what the pharmacy would be told (R-LOOP-1); no rule is repeated here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,19 +39,21 @@ BUCKET_LABELS = {
 
 @dataclass(frozen=True)
 class Filters:
-    status: str | None = None      # a course status (COURSE_STATUSES)
-    category: str | None = None    # a risk category (CATEGORIES)
-    needs_action: bool = False     # only rows with a next step for the prescriber
-    q: str = ""                    # name or REMS ID
+    status: str | None = None  # a course status (COURSE_STATUSES)
+    category: str | None = None  # a risk category (CATEGORIES)
+    needs_action: bool = False  # only rows with a next step for the prescriber
+    q: str = ""  # name or REMS ID
 
     @classmethod
     def from_args(cls, args) -> Filters:
         status = args.get("status") or None
         category = args.get("category") or None
-        return cls(status=status if status in COURSE_STATUSES else None,
-                   category=category if category in CATEGORIES else None,
-                   needs_action=args.get("needs_action") in ("1", "on", "true", "y"),
-                   q=(args.get("q") or "").strip()[:SEARCH_MAX])
+        return cls(
+            status=status if status in COURSE_STATUSES else None,
+            category=category if category in CATEGORIES else None,
+            needs_action=args.get("needs_action") in ("1", "on", "true", "y"),
+            q=(args.get("q") or "").strip()[:SEARCH_MAX],
+        )
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class Row:
     prescriber_steps: tuple[str, ...]
     missing: int
     bucket: int
-    due: date | None       # the date that makes this row urgent: window close or test due date
+    due: date | None  # the date that makes this row urgent: window close or test due date
     days_left: int | None
 
     @property
@@ -72,9 +75,21 @@ class Row:
         return BUCKET_LABELS[self.bucket]
 
     @property
+    def due_label(self) -> str:
+        if self.due is None:
+            return ""
+        return "Test due from" if self.bucket == POST_TEST_DUE else "Window closes"
+
+    @property
     def sort_key(self):
-        return (self.bucket, self.due or FAR, -self.missing, self.patient.last_name.casefold(),
-                self.patient.first_name.casefold(), self.patient.id)
+        return (
+            self.bucket,
+            self.due or FAR,
+            -self.missing,
+            self.patient.last_name.casefold(),
+            self.patient.first_name.casefold(),
+            self.patient.id,
+        )
 
 
 def _classify(st: PatientStatus, steps: tuple[str, ...]) -> tuple[int, date | None]:
@@ -100,26 +115,42 @@ def evaluate_row(patient: Patient, course: Course, at=None) -> Row:
     steps = tuple(st.next_steps.get("prescriber", ()))
     bucket, due = _classify(st, steps)
     today = st.today
-    return Row(patient=patient, status=st, prescriber_steps=steps,
-               missing=sum(1 for r in st.requirements if not r.met), bucket=bucket, due=due,
-               days_left=(due - today).days if due is not None and today is not None else None)
+    return Row(
+        patient=patient,
+        status=st,
+        prescriber_steps=steps,
+        missing=sum(1 for r in st.requirements if not r.met),
+        bucket=bucket,
+        due=due,
+        days_left=(due - today).days if due is not None and today is not None else None,
+    )
 
 
 def _query(prescriber_id: int, filters: Filters):
-    stmt = (select(Patient).where(Patient.prescriber_id == prescriber_id)
-            .options(selectinload(Patient.courses).selectinload(Course.visits),
-                     selectinload(Patient.courses).selectinload(Course.contraception),
-                     selectinload(Patient.courses).selectinload(Course.tests),
-                     selectinload(Patient.courses).selectinload(Course.attestations),
-                     selectinload(Patient.courses).selectinload(Course.attestation_failures),
-                     selectinload(Patient.courses).selectinload(Course.authorizations)))
+    stmt = (
+        select(Patient)
+        .where(Patient.prescriber_id == prescriber_id)
+        .options(
+            selectinload(Patient.courses).selectinload(Course.visits),
+            selectinload(Patient.courses).selectinload(Course.contraception),
+            selectinload(Patient.courses).selectinload(Course.tests),
+            selectinload(Patient.courses).selectinload(Course.attestations),
+            selectinload(Patient.courses).selectinload(Course.attestation_failures),
+            selectinload(Patient.courses).selectinload(Course.authorizations),
+        )
+    )
     if filters.category:
         stmt = stmt.where(Patient.category == filters.category)
     if filters.q:
         term = filters.q.casefold()
         like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Patient.rems_id == filters.q, Patient.name_key.like(like, escape="\\"),
-                              (Patient.first_name + " " + Patient.last_name).ilike(like, escape="\\")))
+        stmt = stmt.where(
+            or_(
+                Patient.rems_id == filters.q,
+                Patient.name_key.like(like, escape="\\"),
+                (Patient.first_name + " " + Patient.last_name).ilike(like, escape="\\"),
+            )
+        )
     return stmt
 
 
@@ -144,5 +175,8 @@ def worklist(user: User, filters: Filters | None = None) -> list[Row]:
 
 def summary(rows: list[Row]) -> dict[str, int]:
     """Counts for the worklist header."""
-    return {"total": len(rows), "needs_action": sum(1 for r in rows if r.needs_action),
-            "closing_soon": sum(1 for r in rows if r.bucket == URGENT_WINDOW)}
+    return {
+        "total": len(rows),
+        "needs_action": sum(1 for r in rows if r.needs_action),
+        "closing_soon": sum(1 for r in rows if r.bucket == URGENT_WINDOW),
+    }

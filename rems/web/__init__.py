@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from rems.web import sessions
-from rems.web.helpers import days_until, long_date
+from rems.web.helpers import badge_tone, days_until, long_date, long_datetime
 
 bp = Blueprint("web", __name__)
 
@@ -42,8 +42,8 @@ def security_headers(response):
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "same-origin")
     h.setdefault("X-Frame-Options", "DENY")
-    if current_user and getattr(current_user, "is_authenticated", False) and not request.path.startswith("/static/"):
-        h.setdefault("Cache-Control", "no-store")
+    if not request.path.startswith("/static/"):
+        h.setdefault("Cache-Control", "no-store")  # pages carry personal data: never cached
     return response
 
 
@@ -68,11 +68,14 @@ def init_app(app) -> None:
             if name in OPTIONAL and exc.name == name:
                 continue
             raise
+        if name in OPTIONAL and not hasattr(module, "bp"):
+            continue  # being written
         app.register_blueprint(module.bp)
         for role, links in getattr(module, "NAV", {}).items():
             nav.setdefault(role, []).extend(links)
     app.extensions["rems_nav"] = nav
     app.after_request(security_headers)
-    app.jinja_env.globals.update(nav_items=_nav_items)
+    app.jinja_env.globals.update(nav_items=_nav_items, badge_tone=badge_tone)
     app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["long_date_dt"] = long_datetime
     app.jinja_env.filters["days_until"] = days_until

@@ -50,15 +50,18 @@ def apply_api_error(form, err: ApiError, fields: dict[str, str] | None = None) -
         name = fields.get(item.get("field"), item.get("field"))
         f = getattr(form, name, None) if name else None
         if f is not None and hasattr(f, "errors"):
-            f.errors = list(f.errors or []) + [_sentence(item.get("message") or err.detail)]
+            f.errors = list(f.errors or []) + [_sentence(f.label.text, item.get("message") or err.detail)]
             placed = True
     if not placed:
         form.form_errors.append(err.detail)
 
 
-def _sentence(message: str) -> str:
+def _sentence(label: str, message: str) -> str:
+    """Service field messages are fragments ("is not a valid NPI"): lead with the field's label."""
     message = message.strip()
-    return message[:1].upper() + message[1:] if message else message
+    if message[:1].islower():
+        return f"{label} {message}"
+    return message
 
 
 def long_date(d: date | str | None) -> str:
@@ -88,3 +91,31 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def long_datetime(dt) -> str:
+    """An instant in the program's time zone: 'Tuesday, Dec 2, 2026 at 3:04 PM'."""
+    if dt is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    from rems.clock import program
+
+    local = dt.astimezone(ZoneInfo(program().timezone))
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local:%A}, {local:%b} {local.day}, {local.year} at {hour}:{local:%M %p}"
+
+
+BADGE_TONES = {
+    "ok": {"met", "ok", "active", "certified", "eligible", "authorized", "signed", "ready", "complete", "completed",
+           "closed"},
+    "warn": {"pending", "pending_activation", "unmet", "enrolled", "due", "open", "in_progress", "expiring"},
+    "bad": {"refused", "suspended", "revoked", "reversed", "expired", "ended", "failed", "pregnancy_reported",
+            "not_eligible"},
+}
+
+
+def badge_tone(status) -> str:
+    """The colour family of a status badge: ok, warn, bad or neutral."""
+    key = str(status).lower()
+    return next((tone for tone, keys in BADGE_TONES.items() if key in keys), "neutral")

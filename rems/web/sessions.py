@@ -94,7 +94,15 @@ def _load_user(*_args) -> User | None:
     return row.user if row is not None else None
 
 
+def _fresh_request_state() -> None:
+    """Per-request caches live on `g`; an app context can outlive one request (tests, CLI), so the
+    previous request's user must never leak into this one."""
+    for key in ("web_session", "session_expired", "_login_user", "user", "csrf_token"):
+        g.pop(key, None)
+
+
 def init_app(app) -> None:
+    app.before_request(_fresh_request_state)
     login_manager.init_app(app)
     login_manager.session_protection = None  # the server-side session is the protection
     login_manager.user_loader(_load_user)

@@ -65,3 +65,12 @@ def test_R_END_2_R_CON_3_patient_reminded_of_contraception_and_blood_donation(pr
     assert "post-treatment pregnancy test on or after Thu, Dec 10, 2026" in steps
     ccgp = evaluate_patient(patient().ccgp_ready().ended("2026-11-10").build(), program, at("2026-11-11"))
     assert any("blood" in x for x in ccgp.next_steps["patient"])
+
+
+def test_R_END_2_R_CON_3_no_stale_reminders_once_the_30_days_are_over(program):
+    """R-END-2 / R-CON-3: after last dose + 30 days the patient is no longer told about past dates."""
+    ccgp = evaluate_patient(patient().ccgp_ready().ended("2026-09-01").build(), program, at("2026-11-11"))
+    assert not any("blood" in x or "contraception" in x for x in ccgp.next_steps["patient"])
+    cgp = evaluate_patient(patient().cgp_ready().ended("2026-09-01").build(), program, at("2026-11-11"))
+    steps = " ".join(cgp.next_steps["patient"])
+    assert "blood" not in steps and "post-treatment pregnancy test" in steps

@@ -37,6 +37,11 @@ def me():
     return jsonify(accounts.me(g.user))
 
 
+@endpoint("GET", "/ping", action="account.self", summary="Authenticated no-op (benchmark baseline)")
+def ping():
+    return jsonify({"ok": True})
+
+
 @endpoint("GET", "/openapi.json", action=None, summary="This API as OpenAPI 3.1")
 def openapi():
     return jsonify(openapi_document())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, RadioField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -44,12 +45,12 @@ def attestation_form(questions, primary, secondary, formdata=None):
 
     for q in questions:
         setattr(AttestationForm, f"q{q.id}", RadioField(
-            q.text, choices=[(c["id"], c["text"]) for c in q.choices],
+            q.text, choices=[SelectChoice(c["id"], c["text"]) for c in q.choices],
             validators=[InputRequired("Choose an answer")]))
-    AttestationForm.forms = MultiCheckboxField(
-        "Which forms of birth control are you using?",
-        choices=[(c, form_label(c)) for c in sorted(primary)] + [(c, form_label(c)) for c in sorted(secondary)],
-        validate_choice=True)
+    AttestationForm.primary_forms = MultiCheckboxField(
+        "Main methods you use", choices=[SelectChoice(c, form_label(c)) for c in sorted(primary)])
+    AttestationForm.secondary_forms = MultiCheckboxField(
+        "Barrier methods you use", choices=[SelectChoice(c, form_label(c)) for c in sorted(secondary)])
     AttestationForm.abstinence = BooleanField("I am committed to not having sex with a male partner (abstinence)")
     AttestationForm.password = PasswordField("Your password", validators=[
         DataRequired("Enter your password to sign"), Length(max=128)])

@@ -9,26 +9,28 @@ from rems.clock import now, program, today
 from rems.errors import ApiError
 from rems.extensions import db
 from rems.models import Document, Notification, Signature
-from rems.services import documents, patient_self, patients
+from rems.services import documents as document_service
+from rems.services import patient_self, patients
 from rems.tasks import unit_of_work
 from rems.web.helpers import apply_api_error, days_until, long_date, role_required
 from rems.web.patient import bp
-from rems.web.patient.forms import ConsentForm, attestation_form, form_label
+from rems.web.patient.forms import ConsentForm, attestation_form
 from workflows.clock import age_on
 
 # Plain-language names for the requirement codes of the patient's checklist (presentation only).
 LABELS = {
-    "CONSENT_MISSING": "Sign the informed consent",
+    "CONSENT_MISSING": "Informed consent",
     "SCREENING_TEST_MISSING": "Screening pregnancy test",
     "CONTRACEPTION_MISSING": "Birth control recorded by your prescriber",
     "CONTRACEPTION_LEAD_IN_INCOMPLETE": "Birth control used long enough before starting",
-    "PREGNANCY_TEST_REQUIRED": "Pregnancy test for this month",
+    "PREGNANCY_TEST_REQUIRED": "This month's pregnancy test",
     "VISIT_REQUIRED": "Visit with your prescriber",
     "COUNSELING_REQUIRED": "Counseling by your prescriber",
-    "ATTESTATION_REQUIRED": "Answer this month's questions and confirm your birth control",
+    "ATTESTATION_REQUIRED": "This month's questions and birth control confirmation",
     "REFILL_TOO_SOON": "Time since your last fill",
     "ALREADY_AUTHORIZED": "Prescription not yet filled this month",
 }
+DOCUMENT_TITLES = {"consent": "Informed consent", "attestation": "Monthly questions and birth control confirmation"}
 ACTIONS = {"CONSENT_MISSING": ("patient.consent", "Sign the consent"),
            "ATTESTATION_REQUIRED": ("patient.monthly", "Answer the questions")}
 
@@ -115,7 +117,8 @@ def monthly():
     failed = None
     if form.validate_on_submit():
         data = {"answers": {str(q.id): form[f"q{q.id}"].data for q in questions},
-                "contraception": {"forms": list(form.forms.data or []), "abstinence": bool(form.abstinence.data)},
+                "contraception": {"forms": [*(form.primary_forms.data or []), *(form.secondary_forms.data or [])],
+                                  "abstinence": bool(form.abstinence.data)},
                 "signature": {"password": form.password.data}}
         try:
             patient_self.attest(user, data)
@@ -131,14 +134,14 @@ def monthly():
                     if str(q.id) in failed["incorrect"]:
                         form[f"q{q.id}"].errors = ["This answer is not correct."]
             else:
-                apply_api_error(form, err, {"forms": "forms", "abstinence": "forms", "start_date": "forms"})
+                apply_api_error(form, err, {"forms": "primary_forms", "abstinence": "primary_forms",
+                                             "start_date": "primary_forms"})
         else:
             flash("Done. Your answers and birth control confirmation are signed for this month.", "success")
             return redirect(url_for("patient.index"))
     attempts_left = failed["attempts_left"] if failed else st.attestation_attempts_left
     return render_template("patient/monthly.html", form=form, questions=questions, failed=failed, done=done,
-                           attempts_left=attempts_left, cycle=st.cycle_number,
-                           ), 200 if not form.errors else 400
+                           attempts_left=attempts_left, cycle=st.cycle_number), 200 if not form.errors else 400
 
 
 @bp.get("/patient/notifications")
@@ -163,27 +166,21 @@ def notifications_read():
 
 @bp.get("/patient/documents")
 @role_required("patient.self")
-def documents_list():
+def documents():
     rows = db.session.execute(select(Document, Signature).join(Signature, Document.signature_id == Signature.id)
                               .where(Document.patient_id == _me().patient.id)
                               .order_by(Signature.signed_at.desc())).all()
-    return render_template("patient/documents.html", rows=rows)
-
-
-# The endpoint name the navigation uses.
-bp.add_url_rule("/patient/documents", endpoint="documents", view_func=documents_list)
+    return render_template("patient/documents.html", rows=rows, TITLES=DOCUMENT_TITLES)
 
 
 @bp.get("/documents/<doc_id>/pdf")
 @role_required("document.read")
 def document_pdf(doc_id):
     """Any role may download a signed document it may read (policy "document.read")."""
-    doc = documents.readable(_me(), doc_id)
+    doc = document_service.readable(_me(), doc_id)
     if doc.status != "ready":
         raise ApiError(409, "DOCUMENT_NOT_READY", "This document is still being prepared. Try again in a minute.")
     pdf = db.session.scalar(select(Document.pdf).where(Document.id == doc.id))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="rems-document-{doc.id}.pdf"'})
 
-
-__all__ = ["countdown_sentence", "form_label"]

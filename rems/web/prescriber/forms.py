@@ -1,18 +1,41 @@
 """Forms of the prescriber pages. Lengths mirror the API schema (api.md field limits); every rule
 (dates, contraception forms, home tests...) is checked by the service and the engine, not here."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, PasswordField, RadioField, SelectField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from rems.clock import program
+from rems.web.patient.forms import form_label
 
 REQUIRED = "Enter this"
-CATEGORY_CHOICES = [("can_get_pregnant", "Can get pregnant"), ("cannot_get_pregnant", "Cannot get pregnant")]
-TEST_KIND_CHOICES = [("screening", "Screening (at enrollment)"), ("confirmation", "Confirmation (opens the first window)"),
-                     ("monthly", "Monthly"), ("post_treatment", "Post-treatment")]
+
+
+def choices(*pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+CATEGORY_CHOICES = choices(
+    ("can_get_pregnant", "Can get pregnant"), ("cannot_get_pregnant", "Cannot get pregnant")
+)
+TEST_KIND_CHOICES = choices(
+    ("screening", "Screening (at enrollment)"),
+    ("confirmation", "Confirmation (opens the first window)"),
+    ("monthly", "Monthly"),
+    ("post_treatment", "Post-treatment"),
+)
 
 
 def _password(label="Your password (signs this record)"):
@@ -23,20 +46,21 @@ def _clinical_date(label):
     return DateField(label, validators=[InputRequired("Enter a date like 2026-03-02")])
 
 
-def _label(code: str) -> str:
-    return code.replace("_", " ").capitalize()
-
-
-def contraception_choices() -> list[tuple[str, str]]:
+def contraception_choices() -> list[SelectChoice]:
     """Primary forms first, then secondary, from the program definition (R-CON-1)."""
     prog = program()
-    return ([("", "Choose a form")] + [(c, f"{_label(c)} (primary)") for c in sorted(prog.primary_forms)]
-            + [(c, f"{_label(c)} (secondary)") for c in sorted(prog.secondary_forms)])
+    return (
+        [SelectChoice("", "Choose a form")]
+        + [SelectChoice(c, form_label(c), optgroup="Primary forms") for c in sorted(prog.primary_forms)]
+        + [SelectChoice(c, form_label(c), optgroup="Secondary forms") for c in sorted(prog.secondary_forms)]
+    )
 
 
 class AttestationForm(FlaskForm):
-    agree = BooleanField("I have read the attestation above and agree to it",
-                         validators=[DataRequired("Tick the box to agree to the attestation")])
+    agree = BooleanField(
+        "I have read the attestation above and agree to it",
+        validators=[DataRequired("Tick the box to agree to the attestation")],
+    )
     password = _password("Your password (signs the attestation)")
 
 
@@ -44,10 +68,19 @@ class EnrollForm(FlaskForm):
     first_name = StringField("First name", validators=[DataRequired(REQUIRED), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired(REQUIRED), Length(max=100)])
     date_of_birth = DateField("Date of birth", validators=[InputRequired("Enter a date like 2004-05-17")])
-    email = EmailField("Patient's email address", validators=[
-        DataRequired("Enter an email address"), Length(max=254), Email("Enter an email address like name@example.com")])
-    category = RadioField("Risk category", choices=CATEGORY_CHOICES,
-                          validators=[InputRequired("Choose the patient's risk category")])
+    email = EmailField(
+        "Patient's email address",
+        validators=[
+            DataRequired("Enter an email address"),
+            Length(max=254),
+            Email("Enter an email address like name@example.com"),
+        ],
+    )
+    category = RadioField(
+        "Risk category",
+        choices=CATEGORY_CHOICES,
+        validators=[InputRequired("Choose the patient's risk category")],
+    )
     transfer = BooleanField("This patient is moving to my care (transfer)")
 
 
@@ -59,9 +92,12 @@ class VisitForm(FlaskForm):
 
 class ContraceptionForm(FlaskForm):
     start_date = _clinical_date("Start date")
-    method = RadioField("Method", choices=[("forms", "Two forms of contraception"),
-                                           ("abstinence", "Commitment to abstinence")],
-                        validators=[InputRequired("Choose two forms or abstinence")], default="forms")
+    method = RadioField(
+        "Method",
+        choices=choices(("forms", "Two forms of contraception"), ("abstinence", "Commitment to abstinence")),
+        validators=[InputRequired("Choose two forms or abstinence")],
+        default="forms",
+    )
     form_1 = SelectField("First form", validators=[Optional()])
     form_2 = SelectField("Second form", validators=[Optional()])
 
@@ -72,17 +108,29 @@ class ContraceptionForm(FlaskForm):
     def payload(self) -> dict:
         if self.method.data == "abstinence":
             return {"start_date": self.start_date.data, "abstinence": True, "forms": []}
-        return {"start_date": self.start_date.data, "abstinence": False,
-                "forms": [f for f in (self.form_1.data, self.form_2.data) if f]}
+        return {
+            "start_date": self.start_date.data,
+            "abstinence": False,
+            "forms": [f for f in (self.form_1.data, self.form_2.data) if f],
+        }
 
 
 class PregnancyTestForm(FlaskForm):
-    kind = SelectField("Kind of test", choices=TEST_KIND_CHOICES, validators=[InputRequired("Choose the kind")])
+    kind = SelectField(
+        "Kind of test", choices=TEST_KIND_CHOICES, validators=[InputRequired("Choose the kind")]
+    )
     specimen_date = _clinical_date("Specimen collection date")
-    result = RadioField("Result", choices=[("negative", "Negative"), ("positive", "Positive")],
-                        validators=[InputRequired("Choose the result")])
-    setting = RadioField("Setting", choices=[("medical", "Medical setting (office or lab)"), ("home", "Home test")],
-                         validators=[InputRequired("Choose where the test was done")], default="medical")
+    result = RadioField(
+        "Result",
+        choices=choices(("negative", "Negative"), ("positive", "Positive")),
+        validators=[InputRequired("Choose the result")],
+    )
+    setting = RadioField(
+        "Setting",
+        choices=choices(("medical", "Medical setting (office or lab)"), ("home", "Home test")),
+        validators=[InputRequired("Choose where the test was done")],
+        default="medical",
+    )
 
 
 class HomeTestingForm(FlaskForm):
@@ -91,9 +139,12 @@ class HomeTestingForm(FlaskForm):
 
 
 class CategoryForm(FlaskForm):
-    category = RadioField("New risk category", choices=CATEGORY_CHOICES,
-                          validators=[InputRequired("Choose the new category")])
-    reason = TextAreaField("Reason for the change", validators=[DataRequired("Give the reason"), Length(max=1000)])
+    category = RadioField(
+        "New risk category", choices=CATEGORY_CHOICES, validators=[InputRequired("Choose the new category")]
+    )
+    reason = TextAreaField(
+        "Reason for the change", validators=[DataRequired("Give the reason"), Length(max=1000)]
+    )
 
 
 class EndTreatmentForm(FlaskForm):

@@ -1,5 +1,6 @@
 """Prescriber views: thin (parse the form, call one service, render). Every write goes through
 rems.services.patients / practice; a service refusal becomes a message on the right field."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from rems.services import patients, practice, worklist
 from rems.services.signatures import MEANINGS
 from rems.services.timeline import patient_timeline
 from rems.web.helpers import apply_api_error, require, role_required
+from rems.web.patient.forms import form_label
 from rems.web.prescriber import bp
 from rems.web.prescriber.forms import (
     AttestationForm,
@@ -24,6 +26,31 @@ from rems.web.prescriber.forms import (
     PregnancyTestForm,
     VisitForm,
 )
+
+# Plain names for the requirement codes of the patient page checklist (presentation only).
+REQUIREMENT_LABELS = {
+    "CONSENT_MISSING": "Informed consent signed by the patient",
+    "COUNSELING_REQUIRED": "Counseling documented",
+    "VISIT_REQUIRED": "Visit confirmed",
+    "CONTRACEPTION_MISSING": "Two forms of contraception (or abstinence) documented",
+    "CONTRACEPTION_LEAD_IN_INCOMPLETE": "Contraception lead-in before the confirmation test",
+    "SCREENING_TEST_MISSING": "Screening pregnancy test",
+    "CONFIRMATION_TEST_TOO_EARLY": "Confirmation test timing",
+    "PREGNANCY_TEST_REQUIRED": "Negative pregnancy test for this cycle",
+    "HOME_TEST_NOT_ALLOWED": "Test setting allowed",
+    "ATTESTATION_REQUIRED": "Patient's monthly attestation",
+    "WINDOW_EXPIRED": "Window still open",
+    "ALREADY_AUTHORIZED": "No authorization yet this cycle",
+    "REFILL_TOO_SOON": "Time since the last fill",
+    "POST_TREATMENT_TEST": "Post-treatment pregnancy test",
+}
+COURSE_TONES = {
+    "enrolled": "warn",
+    "active": "ok",
+    "pregnancy_reported": "bad",
+    "post_treatment": "warn",
+    "completed": "neutral",
+}
 
 
 def _user():
@@ -51,13 +78,21 @@ def certification():
         except ApiError as err:
             place_error(form, err)
         else:
-            flash(f"You are certified until {pres.certified_until:%B} {pres.certified_until.day}, "
-                  f"{pres.certified_until.year}.", "success")
+            flash(
+                f"You are certified until {pres.certified_until:%B} {pres.certified_until.day}, "
+                f"{pres.certified_until.year}.",
+                "success",
+            )
             return redirect(url_for(".certification"))
     pres = _user().prescriber
-    return render_template("prescriber/certification.html", form=form, prescriber=pres,
-                           status=practice.effective_status(pres), attestation=MEANINGS["prescriber_attestation"],
-                           page_title="Certification"), 422 if form.errors or form.form_errors else 200
+    return render_template(
+        "prescriber/certification.html",
+        form=form,
+        prescriber=pres,
+        status=practice.effective_status(pres),
+        attestation=MEANINGS["prescriber_attestation"],
+        page_title="Certification",
+    ), 422 if form.errors or form.form_errors else 200
 
 
 # ----- worklist --------------------------------------------------------------------------------
@@ -67,9 +102,16 @@ def index():
     filters = worklist.Filters.from_args(request.args)
     rows = worklist.worklist(_user(), filters)
     pres = _user().prescriber
-    return render_template("prescriber/worklist.html", rows=rows, filters=filters,
-                           counts=worklist.summary(rows), cert_status=practice.effective_status(pres),
-                           prescriber=pres, page_title="My patients")
+    return render_template(
+        "prescriber/worklist.html",
+        rows=rows,
+        filters=filters,
+        counts=worklist.summary(rows),
+        tones=COURSE_TONES,
+        cert_status=practice.effective_status(pres),
+        prescriber=pres,
+        page_title="My patients",
+    )
 
 
 # ----- enrollment -----------------------------------------------------------------------------
@@ -79,8 +121,10 @@ def enroll():
     form = EnrollForm()
     duplicate = False
     if form.validate_on_submit():
-        data = {k: form[k].data for k in ("first_name", "last_name", "date_of_birth", "email", "category",
-                                          "transfer")}
+        data = {
+            k: form[k].data
+            for k in ("first_name", "last_name", "date_of_birth", "email", "category", "transfer")
+        }
         data["first_name"], data["last_name"] = data["first_name"].strip(), data["last_name"].strip()
         try:
             patient, code = patients.enroll(_user(), data)
@@ -89,15 +133,23 @@ def enroll():
             place_error(form, err)
         else:
             if code is None:
-                flash(f"{patient.first_name} {patient.last_name} ({patient.rems_id}) was transferred to your care.",
-                      "success")
+                flash(
+                    f"{patient.first_name} {patient.last_name} ({patient.rems_id}) "
+                    "was transferred to your care.",
+                    "success",
+                )
                 return redirect(url_for(".patient", rems_id=patient.rems_id))
-            return render_template("prescriber/enrolled.html", patient=patient, code=code,
-                                   page_title="Patient enrolled"), 201
+            return render_template(
+                "prescriber/enrolled.html", patient=patient, code=code, page_title="Patient enrolled"
+            ), 201
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("prescriber/enroll.html", form=form, duplicate=duplicate,
-                           cert_status=practice.effective_status(_user().prescriber),
-                           page_title="Enroll a patient"), status
+    return render_template(
+        "prescriber/enroll.html",
+        form=form,
+        duplicate=duplicate,
+        cert_status=practice.effective_status(_user().prescriber),
+        page_title="Enroll a patient",
+    ), status
 
 
 # ----- one patient ----------------------------------------------------------------------------
@@ -111,7 +163,11 @@ class Action:
     def payload(self, form) -> dict:
         if hasattr(form, "payload"):
             return form.payload()
-        data = {name: f.data for name, f in form._fields.items() if name not in ("csrf_token", "password")}
+        data = {
+            name: (f.data.strip() or None) if isinstance(f.data, str) else f.data
+            for name, f in form._fields.items()
+            if name not in ("csrf_token", "password")
+        }
         if "password" in form:
             data["signature"] = {"password": form.password.data}
         return data
@@ -119,8 +175,12 @@ class Action:
 
 ACTIONS = {
     "visit": Action(VisitForm, patients.record_visit, "Visit recorded and signed."),
-    "contraception": Action(ContraceptionForm, patients.record_contraception, "Contraception recorded.",
-                            {"forms": "form_1", "abstinence": "method"}),
+    "contraception": Action(
+        ContraceptionForm,
+        patients.record_contraception,
+        "Contraception recorded.",
+        {"forms": "form_1", "abstinence": "method"},
+    ),
     "test": Action(PregnancyTestForm, patients.record_test, "Pregnancy test recorded."),
     "home_testing": Action(HomeTestingForm, patients.set_home_testing, "Home testing setting saved."),
     "category": Action(CategoryForm, patients.change_category, "Risk category changed."),
@@ -147,9 +207,18 @@ def _blank_forms(patient) -> dict:
 def _render_patient(patient, forms: dict, active: str | None = None, status: int = 200):
     st = patients.patient_status(patient, "prescriber", reader=_user())  # R-AUD-1: the read is audited
     course = patient.courses[-1] if patient.courses else None
-    return render_template("prescriber/patient.html", patient=patient, st=st, course=course, forms=forms,
-                           active=active, timeline=patient_timeline(patient),
-                           page_title=f"{patient.first_name} {patient.last_name}"), status
+    return render_template(
+        "prescriber/patient.html",
+        patient=patient,
+        st=st,
+        course=course,
+        forms=forms,
+        active=active,
+        timeline=patient_timeline(patient, form_label),
+        labels=REQUIREMENT_LABELS,
+        tones=COURSE_TONES,
+        page_title=f"{patient.first_name} {patient.last_name}",
+    ), status
 
 
 @bp.get("/patients/<rems_id>")

@@ -1,0 +1,11 @@
+# One image for web, worker, worker-pdf, beat and migrate (docker-compose.yml picks the command).
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir . && useradd --create-home rems && mkdir -p /app/instance && chown rems /app/instance
+USER rems
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "rems:create_app()"]

@@ -1,0 +1,212 @@
+"""The benchmark, one command:   .venv/bin/python bench/run.py [--sizes 100k,1m] [--duration 15]
+
+For each size: seed (or reuse) rems_bench_<size>, start gunicorn (-w 2 -k gthread --threads 4) on a
+loopback port, and drive it with wrk (a separate C process, 2 threads, 8 connections) replaying
+request files: GET /api/v1/ping (authenticated no-op: the baseline), GET /api/v1/eligibility (a
+random mix of all patients: eligible and refused, every check audited), POST /api/v1/authorizations
+(80% eligible patients -> 201 RMA issued, 20% patients whose tests/visit are due -> 409 refused).
+Then the reminder sweep over the largest database and the PDF timing. Writes bench/results.md.
+RMAs issued by a previous run (recorded on the seed day or later) are deleted first, so runs
+repeat. Each wrk run is bounded by --duration seconds (<= 30).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import extras  # noqa: E402
+import seed  # noqa: E402
+
+SIZES = {"100k": 100_000, "1m": 1_000_000}
+VENV = ROOT / ".venv" / "bin"
+WRK_THREADS, WRK_CONNECTIONS = 2, 8
+PHARMACISTS = 8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def today():
+    from datetime import UTC, datetime
+
+    from workflows import local_date
+    from workflows.program import get_program
+
+    return local_date(datetime.now(UTC), get_program())
+
+
+def reset(eng, day) -> int:
+    """Remove what a previous run issued, so every run starts from the seeded state."""
+    with eng.begin() as c:
+        n = c.execute(sa.text("DELETE FROM authorizations WHERE recorded_at >= (CAST(:d AS date)::timestamp "
+                              "AT TIME ZONE 'America/New_York')"), {"d": day}).rowcount
+        c.execute(sa.text("DELETE FROM idempotency_records"))
+    return n
+
+
+def samples(eng, n_patients: int, rng: random.Random):
+    """Patients to ask about, by the seed's kinds (bench/seed.py): kind = (id // 2) % 4."""
+    q = ("SELECT p.id, p.rems_id, p.date_of_birth, r.npi FROM patients p JOIN prescribers r "
+         "ON r.id = p.prescriber_id WHERE p.id = ANY(:ids)")
+
+    def fetch(ids):
+        with eng.connect() as c:
+            return [dict(r._mapping) for r in c.execute(sa.text(q), {"ids": ids})]
+
+    eligible = [i for i in rng.sample(range(1, n_patients + 1), 60_000) if (i // 2) % 4 == 0][:12_000]
+    refused = [i for i in rng.sample(range(1, n_patients + 1), 40_000) if (i // 2) % 4 == 2][:3_000]
+    anyone = rng.sample(range(1, n_patients + 1), 12_000)
+    return fetch(eligible), fetch(refused), fetch(anyone)
+
+
+def start_server(db: str, port: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "REMS_DATABASE_URL": seed.db_url(db), "REMS_SECRET_KEY": "bench-secret-key-0123456789",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("REMS_REDIS_URL", None)
+    proc = subprocess.Popen([str(VENV / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4",
+                             "-b", f"127.0.0.1:{port}", "rems:create_app()"], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    stop_server(proc)
+    raise SystemExit(f"gunicorn did not start; see {log}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def tokens(port: int) -> list[str]:
+    out = []
+    for h in range(1, PHARMACISTS + 1):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/auth/token", method="POST",
+                                     data=json.dumps({"email": f"rph{h}@bench.example",
+                                                      "password": seed.BENCH_PASSWORD}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as resp:  # noqa: S310
+            out.append(json.loads(resp.read())["token"])
+    return out
+
+
+def request_files(tmp: Path, toks: list[str], eligible, refused, anyone, rng: random.Random) -> dict[str, Path]:
+    def lookup(p, h):
+        return {"rems_id": p["rems_id"], "date_of_birth": p["date_of_birth"].isoformat(),
+                "prescriber_npi": p["npi"], "pharmacy_ncpdp_id": str(9_000_000 + h)}
+
+    files = {}
+    ping = [f"GET\t/api/v1/ping\t{toks[i % len(toks)]}" for i in range(len(toks))]
+    elig = []
+    for p in anyone:
+        h = rng.randrange(len(toks))
+        q = "&".join(f"{k}={v}" for k, v in lookup(p, h + 1).items())
+        elig.append(f"GET\t/api/v1/eligibility?{q}\t{toks[h]}")
+    posts = [(p, True) for p in eligible] + [(p, False) for p in refused]
+    rng.shuffle(posts)
+    auth = []
+    for p, _ in posts:
+        h = rng.randrange(len(toks))
+        body = json.dumps({**lookup(p, h + 1), "days_supply": 30, "quantity": 60})
+        auth.append(f"POST\t/api/v1/authorizations\t{toks[h]}\t{body}")
+    for name, lines in (("ping", ping), ("eligibility", elig), ("authorizations", auth)):
+        files[name] = tmp / f"{name}.txt"
+        files[name].write_text("\n".join(lines) + "\n")
+    return files
+
+
+def wrk(port: int, reqs: Path, duration: int) -> dict:
+    env = {**os.environ, "REQS_FILE": str(reqs), "WRK_THREADS": str(WRK_THREADS)}
+    out = subprocess.run(["wrk", "-t", str(WRK_THREADS), "-c", str(WRK_CONNECTIONS), "-d", f"{duration}s",
+                          "--timeout", "5s", "-s", str(ROOT / "bench" / "requests.lua"), f"http://127.0.0.1:{port}"],
+                         env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    statuses = {int(c): int(n) for c, n in re.findall(r"STATUS (\d+) (\d+)", out)}
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": int(re.search(r"P50_US (\d+)", out).group(1)) / 1000,
+            "p99_ms": int(re.search(r"P99_US (\d+)", out).group(1)) / 1000,
+            "statuses": statuses, "errors": "Socket errors" in out}
+
+
+def run_size(label: str, duration: int, rng: random.Random, log) -> dict:
+    n = SIZES[label]
+    db = f"rems_bench_{label}"
+    day = today()
+    seed.ensure(db, n, day, log=log)
+    eng = sa.create_engine(seed.db_url(db))
+    log(f"{db}: removed {reset(eng, day)} RMAs issued by an earlier run")
+    eligible, refused, anyone = samples(eng, n, rng)
+    port = free_port()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(db, port, Path(tmp) / "gunicorn.log")
+        try:
+            files = request_files(Path(tmp), tokens(port), eligible, refused, anyone, rng)
+            wrk(port, files["ping"], 3)  # warm up both workers
+            for name in ("ping", "eligibility", "authorizations"):
+                results[name] = r = wrk(port, files[name], duration)
+                log(f"  {label} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                    f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}")
+        finally:
+            stop_server(server)
+        results["audit_write_ms"] = extras.audit_write_cost(eng)
+    eng.dispose()
+    return results
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    mem = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
+                   if ln.startswith("MemTotal"))) / 1024 / 1024
+    pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],
+                        capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, PostgreSQL {pg}, Python {platform.python_version()}"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="REMS benchmarks")
+    ap.add_argument("--sizes", default="100k,1m")
+    ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--skip-sweep", action="store_true")
+    ap.add_argument("--skip-pdf", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = ap.parse_args(argv)
+    duration = min(args.duration, 30)
+    rng = random.Random(20260209)
+    log = print
+    sizes = args.sizes.split(",")
+    results = {label: run_size(label, duration, rng, log) for label in sizes}
+    sweep = None if args.skip_sweep else extras.sweep(f"rems_bench_{sizes[-1]}", log)
+    pdf = None if args.skip_pdf else extras.pdf(log)
+    cmd = "  ".join([".venv/bin/python bench/run.py", *(argv or sys.argv[1:])])
+    text = extras.report(machine(), cmd, duration, results, sweep, pdf)
+    Path(args.out).write_text(text)
+    log(text)
+
+
+if __name__ == "__main__":
+    main()

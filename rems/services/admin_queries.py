@@ -1,0 +1,169 @@
+"""Read-only queries behind the administrator pages (R-ADMIN-1): accounts, the audit log and
+pregnancy cases, filtered and paginated in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from rems.clock import program
+from rems.extensions import db
+from rems.models import AuditEntry, Patient, PregnancyCase, User
+from rems.models.accounts import ACCOUNT_STATUSES, ROLES
+from workflows import window_close_instant
+
+PER_PAGE = 50
+TEXT_MAX = 100
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _text(args, name: str) -> str:
+    return (args.get(name) or "").strip()[:TEXT_MAX]
+
+
+def _page(args) -> int:
+    raw = args.get("page") or "1"
+    return max(1, min(int(raw), 10**6)) if raw.isdigit() and len(raw) < 8 else 1
+
+
+def _date(args, name: str) -> date | None:
+    try:
+        return date.fromisoformat(args.get(name) or "")
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    page: int
+    total: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _paginate(stmt, page: int, per_page: int = PER_PAGE) -> Page:
+    total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    items = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    return Page(items, page, total, per_page)
+
+
+def search_users(args) -> tuple[Page, dict]:
+    """Accounts filtered by role, status and name/email; prescribers with their certification."""
+    role, status, q = args.get("role") or "", args.get("status") or "", _text(args, "q")
+    stmt = (
+        select(User).options(selectinload(User.prescriber)).order_by(User.last_name, User.first_name, User.id)
+    )
+    if role in ROLES:
+        stmt = stmt.where(User.role == role)
+    if status in ACCOUNT_STATUSES:
+        stmt = stmt.where(User.status == status)
+    if q:
+        like = _like(q.casefold())
+        stmt = stmt.where(
+            or_(
+                func.lower(User.email).like(like, escape="\\"),
+                func.lower(User.first_name + " " + User.last_name).like(like, escape="\\"),
+            )
+        )
+    filters = {
+        "role": role if role in ROLES else "",
+        "status": status if status in ACCOUNT_STATUSES else "",
+        "q": q,
+    }
+    return _paginate(stmt, _page(args)), filters
+
+
+def audit_actions() -> list[str]:
+    return list(
+        db.session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars()
+    )
+
+
+def search_audit(args) -> tuple[Page, dict]:
+    """Audit entries, newest first, filtered by action, actor (email or id), patient (REMS ID) and
+    a program-local date range (R-AUD-1, R-TIME-1)."""
+    action, actor, patient = _text(args, "action"), _text(args, "actor"), _text(args, "patient")
+    start, end = _date(args, "from"), _date(args, "to")
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if actor.isdigit() and len(actor) < 12:
+        stmt = stmt.where(AuditEntry.actor_id == int(actor))
+    elif actor:
+        stmt = stmt.where(
+            AuditEntry.actor_id.in_(select(User.id).where(func.lower(User.email) == actor.casefold()))
+        )
+    if patient:
+        stmt = stmt.where(AuditEntry.patient_id.in_(select(Patient.id).where(Patient.rems_id == patient)))
+    prog = program()
+    if start:
+        stmt = stmt.where(AuditEntry.at >= window_close_instant(start - timedelta(days=1), prog))
+    if end:
+        stmt = stmt.where(AuditEntry.at < window_close_instant(end, prog))
+    filters = {
+        "action": action,
+        "actor": actor,
+        "patient": patient,
+        "from": start.isoformat() if start else "",
+        "to": end.isoformat() if end else "",
+    }
+    return _paginate(stmt, _page(args)), filters
+
+
+def actor_emails(entries) -> dict[int, str]:
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def patient_ids(entries) -> dict[int, str]:
+    ids = {e.patient_id for e in entries if e.patient_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Patient.id, Patient.rems_id).where(Patient.id.in_(ids))).all())
+
+
+def pregnancy_cases(show: str = "open") -> list[tuple[PregnancyCase, Patient]]:
+    """R-PT-4: registry cases, open ones first."""
+    stmt = (
+        select(PregnancyCase, Patient)
+        .join(Patient, Patient.id == PregnancyCase.patient_id)
+        .options(selectinload(Patient.prescriber))
+        .order_by(PregnancyCase.closed_at.is_not(None), PregnancyCase.opened_at.desc())
+    )
+    if show == "open":
+        stmt = stmt.where(PregnancyCase.closed_at.is_(None))
+    elif show == "closed":
+        stmt = stmt.where(PregnancyCase.closed_at.is_not(None))
+    return [tuple(r) for r in db.session.execute(stmt).all()]
+
+
+def overview() -> dict:
+    """Counts for the administrator's front page."""
+    by_role = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).all())
+    suspended = db.session.execute(
+        select(func.count()).select_from(User).where(User.status == "suspended")
+    ).scalar_one()
+    open_cases = db.session.execute(
+        select(func.count()).select_from(PregnancyCase).where(PregnancyCase.closed_at.is_(None))
+    ).scalar_one()
+    return {"by_role": by_role, "suspended": suspended, "open_cases": open_cases}

@@ -1,0 +1,18 @@
+"""The administrator's pages (R-ADMIN-1): accounts, question bank, audit log, reports, pregnancy cases."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+NAV = {
+    "admin": [
+        ("admin.index", "Overview"),
+        ("admin.users", "Users"),
+        ("admin.questions", "Questions"),
+        ("admin.audit_log", "Audit log"),
+        ("admin.reports_page", "Reports"),
+        ("admin.cases", "Pregnancy cases"),
+    ]
+}
+
+from rems.web.admin import routes  # noqa: E402,F401  (registers the views)

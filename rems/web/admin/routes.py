@@ -1,0 +1,237 @@
+"""Administrator views (R-ADMIN-1): thin; the services own every write and every query."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from rems.errors import ApiError
+from rems.services import admin, admin_queries, audit, reports
+from rems.web.admin import bp
+from rems.web.admin.charts import bar_chart
+from rems.web.admin.forms import ActionForm, QuestionForm, ReasonForm, StatusForm
+from rems.web.helpers import apply_api_error, role_required
+
+
+@bp.app_template_filter("short_dt")
+def short_datetime(instant) -> str:
+    """'2026-11-25 16:44' in the program time zone, for dense tables."""
+    from zoneinfo import ZoneInfo
+
+    from rems.clock import program
+
+    return instant.astimezone(ZoneInfo(program().timezone)).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _status(*forms) -> int:
+    return 422 if any(f is not None and (f.errors or f.form_errors) for f in forms) else 200
+
+
+@bp.get("/")
+@role_required("admin.manage")
+def index():
+    expiring = reports.certifications_expiring()
+    return render_template(
+        "admin/index.html",
+        counts=admin_queries.overview(),
+        expiring=expiring,
+        horizon=reports.EXPIRY_HORIZON,
+        page_title="Administration",
+    )
+
+
+# ----- users ------------------------------------------------------------------------------------
+def _render_users(failed_id=None, failed_form=None):
+    page, filters = admin_queries.search_users(request.args)
+    forms = {}
+    for u in page.items:
+        form = failed_form if u.id == failed_id else StatusForm(prefix=f"u{u.id}", formdata=None)
+        if u.id != failed_id:
+            form.status.data = "active" if u.status == "suspended" else "suspended"
+        forms[u.id] = form
+    return render_template(
+        "admin/users.html", page=page, filters=filters, forms=forms, page_title="Users"
+    ), _status(failed_form)
+
+
+@bp.get("/users")
+@role_required("admin.manage")
+def users():
+    return _render_users()
+
+
+@bp.post("/users/<int:user_id>/status")
+@role_required("admin.manage")
+def user_status(user_id):
+    form = StatusForm(prefix=f"u{user_id}")
+    if form.validate_on_submit():
+        try:
+            u = admin.set_status(
+                _user(), user_id, {"status": form.status.data, "reason": form.reason.data.strip()}
+            )
+        except ApiError as err:
+            if err.status == 404:
+                raise
+            if err.status == 409:  # e.g. one's own account: nothing to correct in the form
+                flash(err.detail, "error")
+                return redirect(url_for(".users", **request.args))
+            apply_api_error(form, err)
+        else:
+            verb = "suspended" if u["status"] == "suspended" else "reinstated"
+            flash(f"{u['email']} was {verb}.", "success")
+            return redirect(url_for(".users", **request.args))
+    return _render_users(user_id, form)
+
+
+# ----- question bank ----------------------------------------------------------------------------
+def _question(question_id: int) -> dict:
+    found = next((q for q in admin.list_questions() if q["id"] == str(question_id)), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/questions")
+@role_required("admin.manage")
+def questions():
+    return render_template(
+        "admin/questions.html",
+        questions=admin.list_questions(),
+        toggle=ActionForm(),
+        page_title="Comprehension questions",
+    )
+
+
+@bp.route("/questions/new", methods=["GET", "POST"])
+@bp.route("/questions/<int:question_id>", methods=["GET", "POST"])
+@role_required("admin.manage")
+def question(question_id=None):
+    existing = _question(question_id) if question_id is not None else None
+    form = QuestionForm()
+    if request.method == "GET" and existing:
+        form.load(existing)
+    if form.validate_on_submit():
+        try:
+            saved = admin.save_question(_user(), question_id, form.payload(existing))
+        except ApiError as err:
+            apply_api_error(form, err, {"choices": "choice_1"})
+        else:
+            flash(f"Question {saved['id']} saved.", "success")
+            return redirect(url_for(".questions"))
+    return render_template(
+        "admin/question.html",
+        form=form,
+        existing=existing,
+        page_title="Edit question" if existing else "New question",
+    ), _status(form)
+
+
+@bp.post("/questions/<int:question_id>/active")
+@role_required("admin.manage")
+def question_active(question_id):
+    existing = _question(question_id)
+    if ActionForm().validate_on_submit():
+        body = {k: existing[k] for k in ("text", "explanation", "choices")}
+        body["active"] = not existing["active"]
+        admin.save_question(_user(), question_id, body)
+        flash(f"Question {question_id} {'reactivated' if body['active'] else 'deactivated'}.", "success")
+    else:
+        flash("The form expired; try again.", "error")
+    return redirect(url_for(".questions"))
+
+
+# ----- audit log --------------------------------------------------------------------------------
+def _render_audit(verification=None):
+    page, filters = admin_queries.search_audit(request.args)
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        filters=filters,
+        actions=admin_queries.audit_actions(),
+        emails=admin_queries.actor_emails(page.items),
+        rems_ids=admin_queries.patient_ids(page.items),
+        verify_form=ActionForm(),
+        verification=verification,
+        page_title="Audit log",
+    )
+
+
+@bp.get("/audit")
+@role_required("admin.manage")
+def audit_log():
+    return _render_audit()
+
+
+@bp.post("/audit/verify")
+@role_required("admin.manage")
+def audit_verify():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _render_audit(audit.verify())
+
+
+# ----- reports ----------------------------------------------------------------------------------
+@bp.get("/reports")
+@role_required("admin.manage")
+def reports_page():
+    items = [(r, bar_chart(r.chart, r.chart_unit)) for r in reports.all_reports()]
+    return render_template("admin/reports.html", items=items, page_title="Program reports")
+
+
+@bp.get("/reports/<key>.csv")
+@role_required("admin.manage")
+def report_csv(key):
+    build = reports.REPORTS.get(key)
+    if build is None:
+        abort(404)
+    report = build()
+    return Response(
+        reports.to_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="rems-{key}.csv"'},
+    )
+
+
+# ----- pregnancy cases --------------------------------------------------------------------------
+def _render_cases(failed_id=None, failed_form=None):
+    show = request.args.get("show", "open")
+    show = show if show in ("open", "closed", "all") else "open"
+    cases = admin_queries.pregnancy_cases(show)
+    forms = {
+        c.id: failed_form if c.id == failed_id else ReasonForm(prefix=f"c{c.id}", formdata=None)
+        for c, _ in cases
+        if c.closed_at is None
+    }
+    return render_template(
+        "admin/cases.html", cases=cases, forms=forms, show=show, page_title="Pregnancy cases"
+    ), _status(failed_form)
+
+
+@bp.get("/pregnancy-cases")
+@role_required("pregnancy_case.close")
+def cases():
+    return _render_cases()
+
+
+@bp.post("/pregnancy-cases/<int:case_id>/close")
+@role_required("pregnancy_case.close")
+def close_case(case_id):
+    form = ReasonForm(prefix=f"c{case_id}")
+    if form.validate_on_submit():
+        try:
+            admin.close_case(_user(), case_id, form.reason.data.strip())
+        except ApiError as err:
+            if err.status == 404:
+                raise
+            if err.status == 409:  # already closed
+                flash(err.detail, "error")
+                return redirect(url_for(".cases"))
+            apply_api_error(form, err)
+        else:
+            flash(f"Pregnancy case #{case_id} closed.", "success")
+            return redirect(url_for(".cases"))
+    return _render_cases(case_id, form)

@@ -1,0 +1,187 @@
+"""Pharmacist pages: one dispense form (authorize or check only), recent RMAs with reversal,
+and the Responsible Site Pharmacist's certification and staff invitations."""
+from __future__ import annotations
+
+import secrets
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from rems.errors import ApiError
+from rems.extensions import db
+from rems.models import Authorization
+from rems.services import dispensing, practice
+from rems.services.signatures import MEANINGS
+from rems.web.helpers import apply_api_error, require, role_required
+from rems.web.pharmacist import bp
+from rems.web.pharmacist.forms import AttestForm, DispenseForm, InviteForm, ReverseForm
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _memberships(user, rsp_only=False):
+    return [m for m in user.memberships if m.active and (m.is_rsp or not rsp_only)]
+
+
+def _status(pharmacy) -> str:
+    return practice.effective_status(pharmacy)
+
+
+@bp.route("/pharmacy", methods=["GET", "POST"])
+@role_required("dispense.check")
+def index():
+    user = _me()
+    members = _memberships(user)
+    form = DispenseForm()
+    form.pharmacy.choices = [SelectChoice(m.pharmacy.ncpdp_id, f"{m.pharmacy.name} (NCPDP {m.pharmacy.ncpdp_id})")
+                             for m in members]
+    result = None
+    if form.validate_on_submit():
+        mode = "check" if request.form.get("mode") == "check" else "authorize"
+        data = {"rems_id": form.rems_id.data.strip(), "date_of_birth": form.date_of_birth.data,
+                "prescriber_npi": form.prescriber_npi.data.strip(), "pharmacy_ncpdp_id": form.pharmacy.data}
+        if mode == "authorize":
+            for f in (form.days_supply, form.quantity):
+                if f.data is None:
+                    f.errors = list(f.errors) + [f"Enter the {f.label.text.lower()} to get an authorization"]
+        if not form.errors:
+            result = _decide(user, form, data, mode)
+    if request.method == "GET" or result is not None and result.get("issued"):
+        form.request_key.data = secrets.token_urlsafe(16)
+    return render_template("pharmacist/index.html", form=form, result=result,
+                           members=members), 200 if not form.errors else 400
+
+
+def _decide(user, form, data: dict, mode: str) -> dict | None:
+    """Ask the service; answer with a verdict to read aloud, or put its error on the form."""
+    try:
+        if mode == "check":
+            data["days_supply"] = form.days_supply.data
+            answer = dispensing.eligibility(user, data)
+            return {"mode": mode, "eligible": answer["eligible"], "reasons": answer["reasons"],
+                    "window": answer["window"], "do_not_dispense_after": answer["do_not_dispense_after"]}
+        data.update(days_supply=form.days_supply.data, quantity=form.quantity.data)
+        key = (form.request_key.data or "")[:200] or None
+        status, body = dispensing.authorize(user, data, f"web:{key}" if key else None)
+    except ApiError as err:
+        if err.status >= 500:
+            raise
+        apply_api_error(form, err)
+        return None
+    if status == 201:
+        return {"mode": mode, "eligible": True, "issued": True, "rma": body["rma"],
+                "do_not_dispense_after": body["do_not_dispense_after"], "days_supply": body["days_supply"],
+                "quantity": body["quantity"], "reasons": []}
+    return {"mode": mode, "eligible": False, "reasons": body.get("reasons", []), "window": body.get("window")}
+
+
+def _recent(user, limit=50):
+    ids = [m.pharmacy_id for m in _memberships(user)]
+    if not ids:
+        return []
+    return db.session.execute(select(Authorization).where(Authorization.pharmacy_id.in_(ids))
+                              .order_by(Authorization.recorded_at.desc(), Authorization.id.desc())
+                              .limit(limit)).scalars().all()
+
+
+@bp.get("/pharmacy/rmas")
+@role_required("dispense.check")  # the pharmacist's own pharmacies' RMAs
+def rmas():
+    return _rmas_page(_recent(_me()))
+
+
+def _rmas_page(rows, failed=None, status=200):
+    """One reversal form per open RMA, each with its own prefix (unique ids and labels)."""
+    forms = {a.rma: ReverseForm(prefix=a.rma, formdata=None) for a in rows if a.status != "reversed"}
+    if failed is not None:
+        forms[failed.rma_prefix] = failed
+    return render_template("pharmacist/rmas.html", rows=rows, forms=forms, failed=failed), status
+
+
+@bp.post("/pharmacy/rmas/<rma>/reversal")
+@role_required("authorization.reverse")
+def reverse(rma):
+    user = _me()
+    form = ReverseForm(prefix=rma[:20])
+    form.rma_prefix = rma[:20]
+    if form.validate_on_submit():
+        try:
+            row = dispensing.reverse(user, rma, form.reason.data.strip())
+        except ApiError as err:
+            if err.status >= 500 or err.status == 404:
+                raise
+            apply_api_error(form, err)
+        else:
+            flash(f"RMA {row.rma} is reversed. The patient's cycle is open again if the window has not closed.",
+                  "success")
+            return redirect(url_for("pharmacist.rmas"))
+    return _rmas_page(_recent(user), failed=form, status=400)
+
+
+def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200):
+    """Each pharmacy's forms get their own prefix, so ids stay unique with several pharmacies."""
+    members = _memberships(_me())
+    for m in members:
+        require("pharmacy.view", m.pharmacy)
+    attest_forms = {m.pharmacy_id: AttestForm(prefix=f"a{m.pharmacy_id}", formdata=None)
+                    for m in members if m.is_rsp} | (attest_forms or {})
+    invite_forms = {m.pharmacy_id: InviteForm(prefix=f"i{m.pharmacy_id}", formdata=None)
+                    for m in members if m.is_rsp} | (invite_forms or {})
+    return render_template(
+        "pharmacist/pharmacy.html", members=members, status_of=_status, attest_forms=attest_forms,
+        invite_forms=invite_forms, issued=issued, attestation=MEANINGS["pharmacy_attestation"]), status
+
+
+@bp.get("/pharmacy/manage")
+@role_required("dispense.check")  # the pharmacist's own memberships (pharmacy.view checks each one)
+def pharmacy():
+    return _pharmacy_page()
+
+
+def _own_pharmacy(action: str, ncpdp_id: str):
+    ph = practice.pharmacy_by_ncpdp(ncpdp_id) if len(ncpdp_id) <= 7 else None
+    require(action, ph)
+    return ph
+
+
+@bp.post("/pharmacy/<ncpdp_id>/attestation")
+@role_required("pharmacy.attest")
+def attest(ncpdp_id):
+    ph = _own_pharmacy("pharmacy.attest", ncpdp_id)
+    form = AttestForm(prefix=f"a{ph.id}")
+    if form.validate_on_submit():
+        try:
+            practice.attest_pharmacy(_me(), ph, form.password.data)
+        except ApiError as err:
+            if err.status >= 500:
+                raise
+            apply_api_error(form, err)
+        else:
+            flash(f"{ph.name} is certified until {ph.certified_until:%B} {ph.certified_until.day}, "
+                  f"{ph.certified_until.year}.", "success")
+            return redirect(url_for("pharmacist.pharmacy"))
+    return _pharmacy_page(attest_forms={ph.id: form}, status=400)
+
+
+@bp.post("/pharmacy/<ncpdp_id>/invitations")
+@role_required("pharmacy.invite")
+def invite(ncpdp_id):
+    ph = _own_pharmacy("pharmacy.invite", ncpdp_id)
+    form = InviteForm(prefix=f"i{ph.id}")
+    if form.validate_on_submit():
+        data = {k: form[k].data.strip() for k in ("first_name", "last_name", "email", "license_number")}
+        try:
+            staff, code = practice.invite_pharmacist(_me(), ph, data)
+        except ApiError as err:
+            if err.status >= 500:
+                raise
+            apply_api_error(form, err)
+        else:
+            # The code is shown once, in this response only (never flashed into the cookie).
+            return _pharmacy_page(issued={"pharmacy_id": ph.id, "name": staff.full_name, "email": staff.email,
+                                          "code": code})
+    return _pharmacy_page(invite_forms={ph.id: form}, status=400)

@@ -1,0 +1,283 @@
+"""Every refusal code of rems-rules.md, obtained through the HTTP API (R-RMA-5: all reasons listed).
+
+Each test names the rule it proves; `test_every_refusal_code_is_exercised` keeps the list complete.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.api.helpers import codes, count_rows
+
+CGP, CCGP = "can_get_pregnant", "cannot_get_pregnant"
+
+
+def _refused(resp, expected: set[str] | None = None, contains: set[str] | None = None) -> set[str]:
+    assert resp.status_code == 409, resp.get_json()
+    body = resp.get_json()
+    assert body["code"] == "NOT_ELIGIBLE" and resp.mimetype == "application/problem+json"
+    got = codes(body)
+    assert all(r["message"] for r in body["reasons"])
+    if expected is not None:
+        assert got == expected
+    if contains is not None:
+        assert contains <= got, got
+    return got
+
+
+def _ccgp_ready(api, practice):
+    p = api.enroll(practice.prescriber, CCGP)
+    api.visit(p, 0, counseled=True)
+    return p
+
+
+def _cgp_first_rma(api, practice, go):
+    """A CGP patient given their first RMA on day 20 (window day 20..26)."""
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -15)
+    api.test(p, "screening", 0)
+    api.visit(p, 0)
+    go(20)
+    api.test(p, "confirmation", 20)
+    api.attest(p, practice.admin)
+    assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201
+    return p
+
+
+def test_r_pres_1_prescriber_not_certified(api, practice, client):
+    p = _ccgp_ready(api, practice)
+    pending = api.register_prescriber(certify=False)
+    # A pending prescriber cannot enroll...
+    resp = api.call("POST", "/patients", as_=pending.email, json={
+        "first_name": "A", "last_name": "B", "date_of_birth": "2001-01-01", "email": "ab@example.org",
+        "category": CCGP})
+    assert resp.status_code == 403 and resp.get_json()["code"] == "PRESCRIBER_NOT_CERTIFIED"
+    # ...nor be on a prescription.
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy, prescriber_npi=pending.npi),
+             {"PRESCRIBER_NOT_CERTIFIED", "PRESCRIBER_MISMATCH"})
+    # A suspended prescriber gets no new authorization for any patient.
+    users = api.call("GET", "/admin/users", as_=practice.admin, expect=200).get_json()["users"]
+    pres_id = next(u["id"] for u in users if u["email"] == practice.prescriber.email)
+    api.call("POST", f"/admin/users/{pres_id}/status", as_=practice.admin,
+             json={"status": "suspended", "reason": "license under review"}, expect=200)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"PRESCRIBER_NOT_CERTIFIED"})
+
+
+def test_r_loop_1_prescriber_mismatch(api, practice):
+    p = _ccgp_ready(api, practice)
+    other = api.register_prescriber()
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy, prescriber_npi=other.npi),
+             {"PRESCRIBER_MISMATCH"})
+
+
+def test_r_phar_1_pharmacy_not_certified(api, practice):
+    p = _ccgp_ready(api, practice)
+    pending = api.register_pharmacy(certify=False)
+    _refused(api.authorize(pending.rsp, p, pending), {"PHARMACY_NOT_CERTIFIED"})
+
+
+def test_r_phar_1_pharmacist_not_member(api, practice):
+    p = _ccgp_ready(api, practice)
+    other = api.register_pharmacy()
+    _refused(api.authorize(other.rsp, p, practice.pharmacy), {"PHARMACIST_NOT_MEMBER"})
+    _refused(api.authorize(practice.pharmacist, p, other), {"PHARMACIST_NOT_MEMBER"})
+
+
+def test_r_rma_6_unknown_id_and_wrong_dob_answer_the_same(api, practice):
+    p = _ccgp_ready(api, practice)
+    unknown = api.authorize(practice.pharmacist, p, practice.pharmacy, rems_id="1234567890")
+    wrong_dob = api.authorize(practice.pharmacist, p, practice.pharmacy, date_of_birth="1999-03-15")
+    assert unknown.status_code == wrong_dob.status_code == 409
+    assert unknown.get_json() == wrong_dob.get_json()
+    assert codes(unknown) == {"PATIENT_NOT_FOUND"}
+    e1 = api.eligibility(practice.pharmacist, p, practice.pharmacy, rems_id="1234567890")
+    e2 = api.eligibility(practice.pharmacist, p, practice.pharmacy, date_of_birth="1999-03-15")
+    assert e1 == e2 and codes(e1) == {"PATIENT_NOT_FOUND"}
+
+
+def test_r_pat_3_consent_missing(api, practice):
+    p = api.enroll(practice.prescriber, CCGP, consent=False)
+    api.visit(p, 0)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"CONSENT_MISSING"})
+
+
+def test_r_pat_4_counseling_required(api, practice):
+    p = api.enroll(practice.prescriber, CCGP)
+    api.visit(p, 0, counseled=False)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"COUNSELING_REQUIRED"})
+
+
+def test_r_con_1_contraception_missing_and_invalid(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), contains={"CONTRACEPTION_MISSING"})
+    before = count_rows(api.app, "contraception_records")
+    for forms in (["male_condom", "vaginal_sponge"], ["iud"], ["iud", "iud"], ["mini_pill", "male_condom"]):
+        resp = api.contraception(p, 0, forms=forms, expect=422)
+        assert resp.get_json()["code"] == "CONTRACEPTION_INVALID"
+        assert resp.get_json()["errors"][0]["field"] == "forms"
+    assert count_rows(api.app, "contraception_records") == before
+
+
+def test_r_con_2_contraception_lead_in_incomplete(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, 0)
+    api.test(p, "screening", -20)
+    api.visit(p, 0)
+    api.test(p, "confirmation", 0)
+    api.attest(p, practice.admin)
+    got = _refused(api.authorize(practice.pharmacist, p, practice.pharmacy),
+                   contains={"CONTRACEPTION_LEAD_IN_INCOMPLETE", "PREGNANCY_TEST_REQUIRED"})
+    assert "CONFIRMATION_TEST_TOO_EARLY" not in got
+
+
+def test_r_pt_2_screening_test_missing(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), contains={"SCREENING_TEST_MISSING"})
+
+
+def test_r_pt_2_confirmation_test_too_early(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -40)
+    api.test(p, "screening", -10)
+    api.visit(p, 0)
+    api.test(p, "confirmation", 0)
+    api.attest(p, practice.admin)
+    body = api.authorize(practice.pharmacist, p, practice.pharmacy).get_json()
+    assert codes(body) == {"CONFIRMATION_TEST_TOO_EARLY", "PREGNANCY_TEST_REQUIRED"}
+    too_early = next(r["message"] for r in body["reasons"] if r["code"] == "CONFIRMATION_TEST_TOO_EARLY")
+    assert "19 days" in too_early
+
+
+def test_r_cyc_2_pregnancy_test_required(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -40)
+    api.test(p, "screening", -30)
+    api.visit(p, 0)
+    api.attest(p, practice.admin)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"PREGNANCY_TEST_REQUIRED"})
+
+
+def test_r_pt_3_home_test_not_allowed(api, practice, go):
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -40)
+    before = count_rows(api.app, "pregnancy_tests")
+    # Screening and confirmation tests are medical-setting only (R-PT-2).
+    r = api.test(p, "screening", 0, setting="home", expect=422).get_json()
+    assert r["code"] == "HOME_TEST_NOT_ALLOWED" and r["errors"][0]["field"] == "setting"
+    p2 = _cgp_first_rma(api, practice, go)
+    go(45)
+    # Home monthly tests need the prescriber's permission (R-PT-3).
+    r = api.test(p2, "monthly", 45, setting="home", expect=422).get_json()
+    assert r["code"] == "HOME_TEST_NOT_ALLOWED"
+    assert count_rows(api.app, "pregnancy_tests")["pregnancy_tests"] == before["pregnancy_tests"] + 2
+    path = f"/patients/{p2.rems_id}/home-testing"
+    missing = api.call("POST", path, as_=p2.prescriber.email, json={"enabled": True}, expect=422).get_json()
+    assert missing["errors"][0]["field"] == "procedure"
+    api.call("POST", path, as_=p2.prescriber.email, json={"enabled": True, "procedure": "Video call."}, expect=200)
+    api.test(p2, "monthly", 45, setting="home")
+    api.visit(p2, 45)
+    api.attest(p2, practice.admin)
+    assert api.eligibility(practice.pharmacist, p2, practice.pharmacy)["eligible"] is True
+    # Permission withdrawn: the home test no longer opens the window.
+    api.call("POST", path, as_=p2.prescriber.email, json={"enabled": False}, expect=200)
+    _refused(api.authorize(practice.pharmacist, p2, practice.pharmacy),
+             {"HOME_TEST_NOT_ALLOWED", "PREGNANCY_TEST_REQUIRED"})
+
+
+def test_r_att_1_attestation_required(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -40)
+    api.test(p, "screening", -30)
+    api.visit(p, 0)
+    api.test(p, "confirmation", 0)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"ATTESTATION_REQUIRED"})
+
+
+def test_r_att_2_three_failures_need_new_counseling(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -40)
+    for left in (2, 1, 0):
+        assert api.attest(p, practice.admin, wrong=True, expect=422).get_json()["attempts_left"] == left
+    assert api.attest(p, practice.admin, expect=422).get_json()["code"] == "ATTEMPTS_EXHAUSTED"
+    api.visit(p, 0, counseled=True)
+    api.attest(p, practice.admin)
+
+
+def test_r_cyc_3_visit_required(api, practice):
+    p = api.enroll(practice.prescriber, CCGP)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"COUNSELING_REQUIRED", "VISIT_REQUIRED"})
+
+
+def test_r_cyc_4_window_expired(api, practice, go):
+    p = _ccgp_ready(api, practice)
+    go(30)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"VISIT_REQUIRED", "WINDOW_EXPIRED"})
+
+
+def test_r_rma_2_already_authorized(api, practice):
+    p = _ccgp_ready(api, practice)
+    assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201
+    # The next cycle's visit and the refill timing are also unmet: every reason is listed (R-RMA-5).
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy),
+             {"ALREADY_AUTHORIZED", "VISIT_REQUIRED", "REFILL_TOO_SOON"})
+    api.visit(p, 0, counseled=False)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"ALREADY_AUTHORIZED", "REFILL_TOO_SOON"})
+
+
+def test_r_rma_3_refill_too_soon(api, practice, go):
+    p = _cgp_first_rma(api, practice, go)
+    go(40)
+    api.test(p, "monthly", 40)
+    api.visit(p, 40)
+    api.attest(p, practice.admin)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"REFILL_TOO_SOON"})
+    go(42)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"REFILL_TOO_SOON"})
+    go(43)  # day 20 + ceil(0.75 * 30)
+    assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201
+
+
+def test_r_rma_2_days_supply_exceeds_limit(api, practice):
+    p = _ccgp_ready(api, practice)
+    resp = api.authorize(practice.pharmacist, p, practice.pharmacy, days_supply=31)
+    _refused(resp, {"DAYS_SUPPLY_EXCEEDS_LIMIT"})
+    assert count_rows(api.app, "authorizations")["authorizations"] == 0
+    assert api.authorize(practice.pharmacist, p, practice.pharmacy, days_supply=30).status_code == 201
+
+
+def test_r_pt_4_pregnancy_reported(api, practice):
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -40)
+    api.test(p, "screening", 0, result="positive")
+    status = api.status(p)
+    assert status["course_status"] == "pregnancy_reported"
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), contains={"PREGNANCY_REPORTED"})
+    # No further clinical record once a pregnancy is reported.
+    assert api.visit(p, 0, expect=422).get_json()["code"] == "PREGNANCY_REPORTED"
+    # Only an administrator closes the registry case, with a reason.
+    from rems.extensions import db
+    from rems.models import PregnancyCase
+
+    case_id = db.session.query(PregnancyCase.id).scalar()
+    path = f"/admin/pregnancy-cases/{case_id}/close"
+    assert api.call("POST", path, as_=p.prescriber.email, json={"reason": "x"}).status_code == 403
+    closed = api.call("POST", path, as_=practice.admin, json={"reason": "outcome recorded"}, expect=200).get_json()
+    assert closed["reason"] == "outcome recorded"
+    assert api.call("POST", path, as_=practice.admin, json={"reason": "again"}).status_code == 409
+
+
+def test_r_end_1_treatment_ended(api, practice):
+    p = _ccgp_ready(api, practice)
+    api.call("POST", f"/patients/{p.rems_id}/end-of-treatment", as_=p.prescriber.email,
+             json={"last_dose_date": api.day(0)}, expect=200)
+    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"TREATMENT_ENDED"})
+
+
+def test_every_refusal_code_is_exercised():
+    rules = (Path(__file__).resolve().parents[2] / "docs" / "rems-rules.md").read_text()
+    section = rules.split("## Refusal codes", 1)[1]
+    all_codes = set(re.findall(r"`([A-Z_]+)`", section))
+    assert len(all_codes) == 21
+    source = Path(__file__).read_text()
+    asserted = set(re.findall(r'"([A-Z_]+)"', source))
+    assert all_codes <= asserted, sorted(all_codes - asserted)

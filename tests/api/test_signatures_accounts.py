@@ -1,0 +1,106 @@
+"""E-signatures (R-SIG-1), activation codes (R-PAT-3, R-PHAR-1) and sign-in over the API."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.api.helpers import count_rows
+from tests.support.factories import PASSWORD
+
+SIGNED = ("signatures", "documents", "visits", "attestations", "audit_entries")
+BAD = {"password": "not the password at all"}
+
+
+def _unchanged(api, before, *tables):
+    after = count_rows(api.app, *tables)
+    assert after == before, (before, after)
+
+
+def test_r_sig_1_wrong_password_records_nothing(api, practice):
+    p = api.enroll(practice.prescriber, "can_get_pregnant", consent=False)
+    tables = ("signatures", "documents", "visits", "attestations", "attestation_failures")
+    before = count_rows(api.app, *tables)
+    attempts = [
+        (practice.prescriber.email, "/patients/%s/visits" % p.rems_id,
+         {"visit_date": api.day(0), "counseled": True, "signature": BAD}),
+        (p.email, "/me/consent", {"signature": BAD}),
+        (p.email, "/me/attestations", {"answers": {}, "contraception": {"forms": ["iud", "male_condom"]},
+                                      "signature": BAD}),
+        (practice.prescriber.email, "/prescribers/me/attestation", {"signature": BAD}),
+        (practice.pharmacy.rsp, f"/pharmacies/{practice.pharmacy.ncpdp}/attestation", {"signature": BAD}),
+    ]
+    for who, path, body in attempts:
+        resp = api.call("POST", path, as_=who, json=body)
+        assert resp.status_code == 401, (path, resp.get_json())
+        assert resp.get_json()["code"] == "SIGNATURE_INVALID"
+    _unchanged(api, before, *tables)
+    assert api.status(p)["consent_signed"] is False
+
+
+def test_r_sig_1_pending_prescriber_stays_pending_on_wrong_password(api):
+    pres = api.register_prescriber(certify=False)
+    api.call("POST", "/prescribers/me/attestation", as_=pres.email, json={"signature": BAD}, expect=401)
+    assert api.call("GET", "/me", as_=pres.email).get_json()["status"] == "pending"
+
+
+def test_r_sig_1_signed_rows_are_immutable_in_the_database(app, api, practice):
+    api.enroll(practice.prescriber, "cannot_get_pregnant")
+    from rems.extensions import db
+
+    for statement in ("UPDATE signatures SET printed_name = 'Someone Else'", "DELETE FROM signatures"):
+        with pytest.raises(sa.exc.DBAPIError):
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(statement))
+    with db.engine.connect() as conn:
+        names = conn.execute(sa.text("SELECT DISTINCT printed_name FROM signatures")).scalars().all()
+    assert "Someone Else" not in names and names
+
+
+def _enroll_only(api, practice):
+    return api.enroll(practice.prescriber, "cannot_get_pregnant", dob="2004-02-29", activate=False)
+
+
+def _activate(api, code, dob, password=PASSWORD):
+    return api.call("POST", "/activate", json={"activation_code": code, "password": password,
+                                               "date_of_birth": dob})
+
+
+def test_activation_code_is_single_use(api, practice):
+    p = _enroll_only(api, practice)
+    assert _activate(api, p.code, p.dob).status_code == 200
+    again = _activate(api, p.code, p.dob)
+    assert again.status_code == 400 and again.get_json()["code"] == "ACTIVATION_INVALID"
+
+
+def test_wrong_date_of_birth_does_not_use_the_code(api, practice):
+    p = _enroll_only(api, practice)
+    wrong = _activate(api, p.code, "2004-03-01")
+    assert wrong.status_code == 400 and wrong.get_json()["code"] == "ACTIVATION_INVALID"
+    missing = api.call("POST", "/activate", json={"activation_code": p.code, "password": PASSWORD})
+    assert missing.status_code == 400
+    # The code is case- and dash-insensitive when read over the phone.
+    assert _activate(api, p.code.lower().replace("-", ""), p.dob).status_code == 200
+
+
+def test_five_failures_void_the_code(api, practice):
+    p = _enroll_only(api, practice)
+    for _ in range(5):
+        assert _activate(api, p.code, "1990-01-01").status_code == 400
+    voided = _activate(api, p.code, p.dob)
+    assert voided.status_code == 400 and voided.get_json()["code"] == "ACTIVATION_INVALID"
+    # and the account stays inactive
+    assert api.client.post("/api/v1/auth/token", json={"email": p.email, "password": PASSWORD}).status_code == 401
+
+
+def test_weak_password_at_activation_keeps_the_code(api, practice):
+    p = _enroll_only(api, practice)
+    weak = _activate(api, p.code, p.dob, password="short")
+    assert weak.status_code == 422 and weak.get_json()["errors"][0]["field"] == "password"
+    assert _activate(api, p.code, p.dob).status_code == 200
+
+
+def test_unknown_email_and_wrong_password_answer_alike(api, practice):
+    a = api.client.post("/api/v1/auth/token", json={"email": "nobody@example.org", "password": PASSWORD})
+    b = api.client.post("/api/v1/auth/token", json={"email": practice.prescriber.email, "password": "wrong" * 3})
+    assert a.status_code == b.status_code == 401
+    assert a.get_json() == b.get_json() and a.get_json()["code"] == "INVALID_CREDENTIALS"

@@ -1,0 +1,330 @@
+"""Administrator pages (R-ADMIN-1): access matrix, suspension, question bank round trip, audit
+log viewer and chain check, reports with CSV downloads, pregnancy cases (R-PT-4)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy import text as sql
+
+from rems.clock import today
+from rems.extensions import db
+from rems.models import AuditEntry, ComprehensionQuestion, PregnancyCase, User
+from rems.services import admin, dispensing, patients
+from tests.support.factories import PASSWORD
+from tests.web.conftest import text
+
+PAGES = [
+    "/admin/",
+    "/admin/users",
+    "/admin/questions",
+    "/admin/questions/new",
+    "/admin/audit",
+    "/admin/reports",
+    "/admin/reports/authorizations.csv",
+    "/admin/pregnancy-cases",
+]
+
+
+def test_admin_gets_every_page(web_as, web):
+    web_as("admin")
+    for url in PAGES:
+        assert web.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("role", ["prescriber", "pharmacist", "patient"])
+def test_other_roles_are_refused(web_as, web, role):
+    user = web_as(role)
+    for url in PAGES:
+        assert web.get(url).status_code == 403, url
+    assert (
+        web.post(
+            f"/admin/users/{user.id}/status",
+            {"u1-status": "suspended", "u1-reason": "x"},
+            prefix=f"u{user.id}",
+        ).status_code
+        == 403
+    )
+    assert web.post("/admin/audit/verify").status_code == 403
+
+
+def test_anonymous_is_sent_to_sign_in(web):
+    for url in PAGES:
+        resp = web.get(url)
+        assert resp.status_code == 302 and "/sign-in" in resp.headers["Location"], url
+
+
+# ----- users ------------------------------------------------------------------------------------
+def test_suspend_and_reinstate_with_reason_r_pres_1(web, factory):
+    admin_user = factory.admin()
+    pres = factory.prescriber()
+    web.sign_in(admin_user)
+    page = web.get("/admin/users?role=prescriber").get_data(as_text=True)
+    assert pres.user.email in page and admin_user.email not in page
+    url, prefix = f"/admin/users/{pres.user_id}/status", f"u{pres.user_id}"
+    no_reason = web.post(url, {f"{prefix}-status": "suspended", f"{prefix}-reason": ""}, prefix=prefix)
+    assert no_reason.status_code == 422 and "Give a reason" in text(no_reason)
+    done = web.post(
+        url,
+        {f"{prefix}-status": "suspended", f"{prefix}-reason": "License under review"},
+        prefix=prefix,
+        follow_redirects=True,
+    )
+    assert f"{pres.user.email} was suspended." in text(done)
+    db.session.expire_all()
+    assert pres.user.status == "suspended" and pres.status == "suspended"
+    entry = db.session.execute(
+        select(AuditEntry).where(AuditEntry.action == "account.status_changed")
+    ).scalar_one()
+    assert entry.after == {"status": "suspended", "reason": "License under review"}
+    assert "Reinstate" in text(web.get("/admin/users?status=suspended"))
+    web.post(url, {f"{prefix}-status": "active", f"{prefix}-reason": "Review closed"}, prefix=prefix)
+    db.session.expire_all()
+    assert pres.user.status == "active" and pres.status == "certified"
+
+
+def test_own_account_cannot_be_suspended(web, factory):
+    admin_user = factory.admin()
+    web.sign_in(admin_user)
+    prefix = f"u{admin_user.id}"
+    resp = web.post(
+        f"/admin/users/{admin_user.id}/status",
+        {f"{prefix}-status": "suspended", f"{prefix}-reason": "oops"},
+        prefix=prefix,
+        follow_redirects=True,
+    )
+    assert "You cannot change your own account" in text(resp)
+    assert (
+        web.post(
+            "/admin/users/999999/status",
+            {"u999999-status": "suspended", "u999999-reason": "x"},
+            prefix="u999999",
+        ).status_code
+        == 404
+    )
+
+
+# ----- question bank ----------------------------------------------------------------------------
+def test_question_editor_round_trip(web, factory):
+    web.sign_in(factory.admin())
+    before = len(admin.list_questions())
+    form = {
+        "text": "When must you stop donating blood?",
+        "explanation": "Not during treatment or 30 days after.",
+        "choice_1": "Never",
+        "choice_2": "During treatment and for 30 days after",
+        "choice_3": "",
+        "correct": "2",
+        "active": "y",
+    }
+    assert web.post("/admin/questions/new", form).status_code == 302
+    bank = admin.list_questions()
+    assert len(bank) == before + 1
+    q = bank[-1]
+    assert q["text"] == form["text"] and q["active"] is True
+    assert [(c["text"], c["correct"]) for c in q["choices"]] == [
+        ("Never", False),
+        ("During treatment and for 30 days after", True),
+    ]
+    listing = text(web.get("/admin/questions"))
+    assert form["text"] in listing
+
+    edit_page = web.get(f"/admin/questions/{q['id']}").get_data(as_text=True)
+    assert 'value="Never"' in edit_page
+    edited = dict(form, text="When may you donate blood again?", choice_3="Any time")
+    assert web.post(f"/admin/questions/{q['id']}", edited).status_code == 302
+    again = next(x for x in admin.list_questions() if x["id"] == q["id"])
+    assert again["text"] == edited["text"] and len(again["choices"]) == 3
+    assert [c["id"] for c in again["choices"][:2]] == [c["id"] for c in q["choices"]]  # ids kept by position
+
+    assert web.post(f"/admin/questions/{q['id']}/active").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(ComprehensionQuestion, int(q["id"])).active is False
+    assert "Reactivate" in text(web.get("/admin/questions"))
+
+
+def test_question_editor_errors_keep_typed_values(web, factory):
+    web.sign_in(factory.admin())
+    typed = {
+        "text": "A question with one answer",
+        "explanation": "Explained",
+        "choice_1": "Only one",
+        "correct": "2",
+        "active": "y",
+    }
+    resp = web.post("/admin/questions/new", typed)
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert (
+        "Give at least two answers" in html
+        and "The correct answer must be one of the filled-in choices" in html
+    )
+    assert "A question with one answer" in html and 'value="Only one"' in html
+    assert web.get("/admin/questions/999999").status_code == 404
+
+
+# ----- audit log --------------------------------------------------------------------------------
+def test_audit_log_filters_pages_and_verifies_r_aud_1(web, factory):
+    pres = factory.prescriber()
+    patient = factory.patient(pres)
+    admin_user = factory.admin()
+    web.sign_in(admin_user)
+    only_enroll = web.get("/admin/audit?action=patient.enrolled").get_data(as_text=True)
+    assert "patient.enrolled" in only_enroll and "prescriber.registered</code>" not in only_enroll
+    by_patient = web.get(f"/admin/audit?patient={patient.rems_id}").get_data(as_text=True)
+    assert (
+        "<code>patient.enrolled</code>" in by_patient
+        and "<code>prescriber.certified</code>" not in by_patient
+    )
+    by_actor = web.get(f"/admin/audit?actor={pres.user.email}").get_data(as_text=True)
+    assert "<code>prescriber.certified</code>" in by_actor and "<code>auth.signed_in</code>" not in by_actor
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+    assert "No entry matches." in text(web.get(f"/admin/audit?from={tomorrow}"))
+    assert "No entry matches." not in text(web.get(f"/admin/audit?from={today().isoformat()}&to=bad&page=x"))
+    page2 = web.get("/admin/audit?page=2")
+    assert page2.status_code == 200
+
+    ok = web.post("/admin/audit/verify")
+    assert ok.status_code == 200 and "The chain is intact" in text(ok)
+
+
+def test_audit_verify_reports_a_broken_chain(web, factory, backend):
+    admin_user = factory.admin()
+    factory.prescriber()
+    web.sign_in(admin_user)
+    with db.engine.begin() as conn:  # tamper behind the service's back (triggers off for the test)
+        if backend == "sqlite":  # each SQLite test runs on its own copy of the database
+            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
+        else:
+            conn.exec_driver_sql("ALTER TABLE audit_entries DISABLE TRIGGER USER")
+        conn.execute(sql("UPDATE audit_entries SET action = 'tampered' WHERE id = 2"))
+        if backend != "sqlite":
+            conn.exec_driver_sql("ALTER TABLE audit_entries ENABLE TRIGGER USER")
+    resp = web.post("/admin/audit/verify")
+    assert "The chain is broken at entry #2" in text(resp)
+
+
+# ----- reports ----------------------------------------------------------------------------------
+def _dispensed_ccgp(factory):
+    pres = factory.prescriber()
+    patient = factory.patient(pres, category="cannot_get_pregnant")
+    patients.record_visit(
+        pres.user, patient, {"visit_date": today(), "counseled": True, "signature": {"password": PASSWORD}}
+    )
+    pharmacy, rsp = factory.pharmacy()
+    status, body = dispensing.authorize(
+        rsp,
+        {
+            "rems_id": patient.rems_id,
+            "date_of_birth": patient.date_of_birth,
+            "prescriber_npi": pres.npi,
+            "pharmacy_ncpdp_id": pharmacy.ncpdp_id,
+            "days_supply": 30,
+            "quantity": 60,
+        },
+    )
+    assert status == 201, body
+    return pres, patient
+
+
+def _csv(resp):
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    return list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+
+
+def test_reports_page_and_csv_downloads(web, factory):
+    _dispensed_ccgp(factory)
+    factory.prescriber()
+    web.sign_in(factory.admin())
+    page = web.get("/admin/reports")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and html.count("<svg") == 2 and "style=" not in html
+    assert (
+        html.count("Nothing to chart in this period.") == 3
+    )  # no window closed, no pregnancy, none expiring
+    for title in (
+        "Authorizations per week",
+        "Missed-window rate",
+        "Time from enrollment to first dispense",
+        "Pregnancies reported",
+        "Certifications expiring",
+    ):
+        assert title in html
+
+    auth = _csv(web.get("/admin/reports/authorizations.csv"))
+    assert auth[0] == ["week_starting", "issued", "reversed"] and sum(int(r[1]) for r in auth[1:]) == 1
+    first = _csv(web.get("/admin/reports/first_dispense.csv"))
+    assert first[0] == ["days", "courses"] and first[1] == ["0-30 days", "1"]
+    missed = _csv(web.get("/admin/reports/missed_windows.csv"))
+    assert missed[0][:3] == ["week_starting", "windows_closed", "missed"]
+    preg = _csv(web.get("/admin/reports/pregnancies.csv"))
+    assert preg[0] == ["month", "reported", "still_open"]
+    certs = _csv(web.get("/admin/reports/certifications.csv"))
+    assert certs[0][0] == "kind" and len(certs) == 1  # every certification was just signed
+    assert web.get("/admin/reports/nope.csv").status_code == 404
+
+
+def test_missed_window_and_expiring_certifications_are_counted(web, factory, travel):
+    pres = factory.prescriber()
+    patient = factory.patient(pres, category="cannot_get_pregnant")
+    patients.record_visit(
+        pres.user, patient, {"visit_date": today(), "counseled": True, "signature": {"password": PASSWORD}}
+    )
+    travel(340)  # the CCGP window (30 days) closed unused; certifications end within 90 days
+    web.sign_in(factory.admin())
+    missed = _csv(web.get("/admin/reports/missed_windows.csv"))
+    assert sum(int(r[1]) for r in missed[1:]) == 0  # closed more than 12 weeks ago: outside the horizon
+    travel(-340 + 35)
+    missed = _csv(web.get("/admin/reports/missed_windows.csv"))
+    assert sum(int(r[1]) for r in missed[1:]) == 1 and sum(int(r[2]) for r in missed[1:]) == 1
+    travel(300)
+    certs = _csv(web.get("/admin/reports/certifications.csv"))
+    assert any(r[0] == "prescriber" and r[2] == pres.npi for r in certs[1:])
+
+
+# ----- pregnancy cases --------------------------------------------------------------------------
+def test_close_pregnancy_case_with_reason_r_pt_4(web, factory):
+    pres = factory.prescriber()
+    patient = factory.patient(pres)
+    patients.record_test(
+        pres.user,
+        patient,
+        {"kind": "screening", "specimen_date": today(), "result": "positive", "setting": "medical"},
+    )
+    case = db.session.execute(select(PregnancyCase)).scalar_one()
+    web.sign_in(factory.admin())
+    assert patient.rems_id in text(web.get("/admin/pregnancy-cases"))
+    prefix = f"c{case.id}"
+    empty = web.post(f"/admin/pregnancy-cases/{case.id}/close", {f"{prefix}-reason": ""}, prefix=prefix)
+    assert empty.status_code == 422 and "Give a reason" in text(empty)
+    done = web.post(
+        f"/admin/pregnancy-cases/{case.id}/close",
+        {f"{prefix}-reason": "Registry follow-up complete"},
+        prefix=prefix,
+        follow_redirects=True,
+    )
+    assert f"Pregnancy case #{case.id} closed." in text(done)
+    db.session.expire_all()
+    assert case.closed_at is not None and case.close_reason == "Registry follow-up complete"
+    assert "Registry follow-up complete" in text(web.get("/admin/pregnancy-cases?show=closed"))
+    again = web.post(
+        f"/admin/pregnancy-cases/{case.id}/close",
+        {f"{prefix}-reason": "twice"},
+        prefix=prefix,
+        follow_redirects=True,
+    )
+    assert "already closed" in text(again)
+
+
+def test_overview_counts(web, factory):
+    factory.prescriber()
+    admin_user = factory.admin()
+    web.sign_in(admin_user)
+    page = text(web.get("/admin/"))
+    assert "Prescribers" in page and "Open pregnancy cases" in page
+    assert db.session.execute(select(User).where(User.role == "admin")).scalars().all()

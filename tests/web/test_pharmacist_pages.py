@@ -1,0 +1,194 @@
+"""Pharmacist pages: access matrix, the dispense form (authorize / check only), RMAs and
+reversal, the RSP's certification and invitations."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from rems.extensions import db
+from rems.models import Authorization, Pharmacy, User
+from rems.services import dispensing
+from tests.support.factories import PASSWORD
+from tests.web.conftest import text
+from tests.worker import scenarios
+
+PAGES = ["/pharmacy", "/pharmacy/rmas", "/pharmacy/manage"]
+
+
+def _form(patient, pharmacy, **extra):
+    data = {"pharmacy": pharmacy.ncpdp_id, "rems_id": patient.rems_id,
+            "date_of_birth": patient.date_of_birth.isoformat(), "prescriber_npi": patient.prescriber.npi,
+            "days_supply": "30", "quantity": "60", "mode": "authorize", "request_key": "k1"}
+    data.update(extra)
+    return data
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_signed_out_goes_to_sign_in(web, path):
+    assert web.get(path).headers["Location"].startswith("/sign-in")
+
+
+@pytest.mark.parametrize("role", ["patient", "prescriber", "admin"])
+def test_other_roles_are_refused(web, web_as, role):
+    web_as(role)
+    for path in PAGES:
+        assert web.get(path).status_code == 403, path
+    assert web.post("/pharmacy/0000001/invitations").status_code == 403
+    assert web.post("/pharmacy/rmas/RMA1/reversal", {"RMA1-reason": "x"}, prefix="RMA1").status_code == 403
+
+
+def test_pharmacist_sees_every_page(web, web_as):
+    web_as("pharmacist")
+    for path in PAGES:
+        assert web.get(path).status_code == 200, path
+
+
+def test_check_only_lists_every_reason(web, factory):
+    ph, rsp = factory.pharmacy()
+    patient = factory.patient()  # consent only: most requirements unmet
+    web.sign_in(rsp)
+    resp = web.post("/pharmacy", _form(patient, ph, mode="check"))
+    assert resp.status_code == 200
+    expected = dispensing.eligibility(rsp, {"rems_id": patient.rems_id, "date_of_birth": patient.date_of_birth,
+                                           "prescriber_npi": patient.prescriber.npi,
+                                           "pharmacy_ncpdp_id": ph.ncpdp_id, "days_supply": 30})
+    page = text(resp)
+    assert "Do not dispense" in page
+    assert f"{len(expected['reasons'])} reasons:" in page
+    for reason in expected["reasons"]:
+        assert reason["message"] in page
+    assert not db.session.execute(select(Authorization)).first()
+
+
+def test_wrong_date_of_birth_looks_like_unknown_patient(web, factory):
+    ph, rsp = factory.pharmacy()
+    patient = factory.patient()
+    web.sign_in(rsp)
+    wrong = text(web.post("/pharmacy", _form(patient, ph, mode="check", date_of_birth="1991-02-03")))
+    unknown = text(web.post("/pharmacy", _form(patient, ph, mode="check", date_of_birth="1991-02-03",
+                                               rems_id="0000000000")))
+    reasons = re.search(r"reasons?: (.*?) Pharmacy:", wrong).group(1)
+    assert reasons == re.search(r"reasons?: (.*?) Pharmacy:", unknown).group(1)
+
+
+def test_authorize_eligible_patient_shows_rma_and_last_day(web, factory):
+    ph, rsp = factory.pharmacy()
+    patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
+    scenarios.attest(patient)
+    web.sign_in(rsp)
+    check = text(web.post("/pharmacy", _form(patient, ph, mode="check")))
+    assert "Eligible now" in check and "no authorization was issued" in check
+    resp = web.post("/pharmacy", _form(patient, ph))
+    assert resp.status_code == 200
+    rma = db.session.execute(select(Authorization)).scalar_one()
+    page = text(resp)
+    assert "Authorized: you may dispense" in page and rma.rma in page
+    last = rma.do_not_dispense_after
+    assert f"Do not dispense after {last:%A}, {last:%b} {last.day}" in page
+    again = text(web.post("/pharmacy", _form(patient, ph)))  # the same submission again (double click)
+    assert rma.rma in again and len(db.session.execute(select(Authorization)).all()) == 1
+    other = text(web.post("/pharmacy", _form(patient, ph, request_key="k2")))
+    assert "No authorization was issued" in other  # R-RMA-1: one RMA per cycle
+    rmas = text(web.get("/pharmacy/rmas"))
+    assert rma.rma in rmas and patient.rems_id in rmas
+
+
+def test_bad_input_keeps_values_and_shows_messages(web, factory):
+    ph, rsp = factory.pharmacy()
+    web.sign_in(rsp)
+    resp = web.post("/pharmacy", {"pharmacy": ph.ncpdp_id, "rems_id": "12ab", "date_of_birth": "not a date",
+                                  "prescriber_npi": "", "days_supply": "-3", "mode": "check"})
+    assert resp.status_code == 400
+    page = text(resp)
+    assert "A REMS ID has 10 digits" in page and "Enter the prescriber's NPI" in page
+    assert "Enter a whole number of days, 1 or more" in page
+    assert 'value="12ab"' in resp.get_data(as_text=True)
+    resp = web.post("/pharmacy", {"pharmacy": ph.ncpdp_id, "rems_id": "1234567890", "date_of_birth": "2000-01-01",
+                                  "prescriber_npi": "1234567890", "mode": "authorize"})
+    assert resp.status_code == 400 and "Enter the days' supply to get an authorization" in text(resp)
+    resp = web.post("/pharmacy", _form_for_other_pharmacy(ph))
+    assert resp.status_code == 400  # a pharmacy that is not one of the user's memberships
+
+
+def _form_for_other_pharmacy(ph):
+    return {"pharmacy": "9999999", "rems_id": "1234567890", "date_of_birth": "2000-01-01",
+            "prescriber_npi": "1234567890", "mode": "check"}
+
+
+def test_reversal(web, factory):
+    ph, rsp = factory.pharmacy()
+    patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
+    scenarios.attest(patient)
+    body = scenarios.authorize(patient, ph, rsp)
+    rma = body["rma"]
+    web.sign_in(rsp)
+    resp = web.post(f"/pharmacy/rmas/{rma}/reversal", {}, prefix=rma)
+    assert resp.status_code == 400 and "Give the reason for the reversal" in text(resp)
+    resp = web.post(f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "Patient did not pick it up"}, prefix=rma)
+    assert resp.status_code == 302
+    row = db.session.execute(select(Authorization).where(Authorization.rma == rma)).scalar_one()
+    assert row.status == "reversed" and row.reversal_reason == "Patient did not pick it up"
+    page = text(web.get("/pharmacy/rmas"))
+    assert "Reversed" in page and "Patient did not pick it up" in page
+    again = web.post(f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "again"}, prefix=rma)
+    assert again.status_code == 400 and "already reversed" in text(again)
+
+
+def test_other_pharmacy_cannot_reverse(web, factory):
+    ph, rsp = factory.pharmacy()
+    _, other_rsp = factory.pharmacy()
+    patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
+    scenarios.attest(patient)
+    rma = scenarios.authorize(patient, ph, rsp)["rma"]
+    web.sign_in(other_rsp)
+    assert rma not in text(web.get("/pharmacy/rmas"))
+    resp = web.post(f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "mine now"}, prefix=rma)
+    assert resp.status_code == 404
+
+
+def test_rsp_signs_the_pharmacy_attestation(web, factory):
+    ph, rsp = factory.pharmacy(certified=False)
+    web.sign_in(rsp)
+    page = text(web.get("/pharmacy/manage"))
+    assert "cannot dispense until you sign the attestation" in page
+    resp = web.post(f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": "not my password"},
+                    prefix=f"a{ph.id}")
+    assert resp.status_code == 400 and "The password does not match" in text(resp)
+    resp = web.post(f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": PASSWORD}, prefix=f"a{ph.id}")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Pharmacy, ph.id).status == "certified"
+
+
+def test_rsp_invites_staff_and_the_code_is_shown_once(web, factory, app):
+    ph, rsp = factory.pharmacy()
+    web.sign_in(rsp)
+    p = f"i{ph.id}"
+    data = {f"{p}-first_name": "Noor", f"{p}-last_name": "Ali", f"{p}-email": "noor@example.org",
+            f"{p}-license_number": "RPH-77"}
+    resp = web.post(f"/pharmacy/{ph.ncpdp_id}/invitations", data, prefix=p)
+    assert resp.status_code == 200
+    code = re.search(r'<p class="code-once">([A-Z0-9-]+)</p>', resp.get_data(as_text=True)).group(1)
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert code not in web.get("/pharmacy/manage").get_data(as_text=True)  # shown once
+    dup = web.post(f"/pharmacy/{ph.ncpdp_id}/invitations", data, prefix=p)
+    assert dup.status_code == 400 and "already registered" in text(dup)
+    web.sign_out()
+    new = "noor's own long password"
+    resp = web.post("/activate", {"activation_code": code, "password": new, "confirm": new})
+    assert resp.status_code == 302
+    staff = db.session.execute(select(User).where(User.email == "noor@example.org")).scalar_one()
+    web.sign_in(staff.email, new)
+    assert web.get("/pharmacy").status_code == 200
+    # staff are not the RSP: the pharmacy's invitation and attestation are refused (policy object check)
+    assert web.post(f"/pharmacy/{ph.ncpdp_id}/invitations", data, prefix=p).status_code == 404
+    assert web.post(f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": new},
+                    prefix=f"a{ph.id}").status_code == 404
+    assert "Invite a pharmacist" not in text(web.get("/pharmacy/manage"))
+
+
+def test_unknown_pharmacy_is_404(web, web_as):
+    web_as("pharmacist")
+    assert web.post("/pharmacy/12345678901/attestation", {"password": PASSWORD}).status_code == 404
