@@ -60,12 +60,13 @@ def current_comment(name: str) -> str | None:
     return row[0] if row else None
 
 
-def create_and_migrate(name: str) -> None:
-    eng = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
+def create_and_migrate(name: str, create: bool = True) -> None:
+    if create:
+        eng = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with eng.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        eng.dispose()
     from flask_migrate import upgrade
 
     from rems import create_app
@@ -226,7 +227,8 @@ def ensure(name: str, n: int, day: date, force: bool = False, log=print) -> bool
     if not name.startswith("rems_bench_"):
         raise SystemExit("bench databases must be named rems_bench_*")
     if not force and current_comment(name) == seed_comment(n, day):
-        log(f"{name}: already seeded with {n} patients on {day}")
+        log(f"{name}: already seeded with {n} patients on {day}; applying new migrations")
+        create_and_migrate(name, create=False)
         return False
     t0 = time.perf_counter()
     log(f"{name}: creating and migrating")

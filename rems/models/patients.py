@@ -80,7 +80,7 @@ class _Record:
 class Visit(_Record, db.Model):
     __tablename__ = "visits"
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
-    visit_date: Mapped[date] = mapped_column(Date)
+    visit_date: Mapped[date] = mapped_column(Date, index=True)  # reminder sweep (bench/NOTES.md)
     counseled: Mapped[bool] = mapped_column(Boolean)
     signature_id: Mapped[int | None] = mapped_column(ForeignKey("signatures.id"))
 
@@ -99,7 +99,7 @@ class PregnancyTest(_Record, db.Model):
                       enum_check("setting", TEST_SETTINGS))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    specimen_date: Mapped[date] = mapped_column(Date)
+    specimen_date: Mapped[date] = mapped_column(Date, index=True)  # reminder sweep (bench/NOTES.md)
     result: Mapped[str] = mapped_column(String(10))
     setting: Mapped[str] = mapped_column(String(10))
 

@@ -4,6 +4,7 @@
 rems.web.admin) are skipped when their module is not there yet. A blueprint module may expose
 `NAV = {role: [(endpoint, label), ...]}` to add links to the header navigation.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,13 +17,19 @@ from rems.web.helpers import badge_tone, days_until, long_date, long_datetime
 
 bp = Blueprint("web", __name__)
 
-HOME = {"patient": "patient.index", "prescriber": "prescriber.index", "pharmacist": "pharmacist.index",
-        "admin": "admin.index"}
+HOME = {
+    "patient": "patient.index",
+    "prescriber": "prescriber.index",
+    "pharmacist": "pharmacist.index",
+    "admin": "admin.index",
+}
 OWN = ("rems.web.auth", "rems.web.patient", "rems.web.pharmacist")
 OPTIONAL = ("rems.web.prescriber", "rems.web.admin")
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
 
 
 @bp.get("/")

@@ -1,4 +1,5 @@
 """Shared helpers for the web pages: the role decorator, form error plumbing, date sentences."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -107,11 +108,31 @@ def long_datetime(dt) -> str:
 
 
 BADGE_TONES = {
-    "ok": {"met", "ok", "active", "certified", "eligible", "authorized", "signed", "ready", "complete", "completed",
-           "closed"},
+    "ok": {
+        "met",
+        "ok",
+        "active",
+        "certified",
+        "eligible",
+        "authorized",
+        "signed",
+        "ready",
+        "complete",
+        "completed",
+        "closed",
+    },
     "warn": {"pending", "pending_activation", "unmet", "enrolled", "due", "open", "in_progress", "expiring"},
-    "bad": {"refused", "suspended", "revoked", "reversed", "expired", "ended", "failed", "pregnancy_reported",
-            "not_eligible"},
+    "bad": {
+        "refused",
+        "suspended",
+        "revoked",
+        "reversed",
+        "expired",
+        "ended",
+        "failed",
+        "pregnancy_reported",
+        "not_eligible",
+    },
 }
 
 

@@ -6,6 +6,7 @@ WebSession: sign-out revokes it server-side, so a replayed cookie fails; idle an
 (SESSION_IDLE_MINUTES, SESSION_ABSOLUTE_HOURS) are checked here. Timeouts use the wall clock, not
 the demo clock (CLOCK_OFFSET_DAYS moves program dates, not security timers).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -32,8 +33,13 @@ def start(user: User) -> WebSession:
     """Sign `user` in: a fresh session (the cookie's contents are replaced, rotating the id)."""
     sid = secrets.token_urlsafe(32)
     with unit_of_work():
-        row = WebSession(sid_hash=digest(sid), user_id=user.id, created_at=wall_now(), last_seen_at=wall_now(),
-                         ip=(request.remote_addr or "")[:64] or None)
+        row = WebSession(
+            sid_hash=digest(sid),
+            user_id=user.id,
+            created_at=wall_now(),
+            last_seen_at=wall_now(),
+            ip=(request.remote_addr or "")[:64] or None,
+        )
         db.session.add(row)
         audit.record("auth.signed_in", "user", user.id, actor=user)
     session.clear()
@@ -56,8 +62,9 @@ def end() -> None:
 
 def _expired(row: WebSession, at: datetime) -> bool:
     cfg = current_app.config
-    return (at - row.last_seen_at > timedelta(minutes=cfg["SESSION_IDLE_MINUTES"])
-            or at - row.created_at > timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]))
+    return at - row.last_seen_at > timedelta(
+        minutes=cfg["SESSION_IDLE_MINUTES"]
+    ) or at - row.created_at > timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])
 
 
 def current() -> WebSession | None:
@@ -68,7 +75,9 @@ def current() -> WebSession | None:
     sid = session.get(SESSION_KEY)
     if not isinstance(sid, str) or not sid or len(sid) > 100:
         return None
-    row = db.session.execute(select(WebSession).where(WebSession.sid_hash == digest(sid))).scalar_one_or_none()
+    row = db.session.execute(
+        select(WebSession).where(WebSession.sid_hash == digest(sid))
+    ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         session.pop(SESSION_KEY, None)
         return None

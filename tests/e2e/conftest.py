@@ -2,6 +2,7 @@
 
 Chromium missing: skipped locally, a failure when CI=true.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,10 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield b
         b.close()
 
@@ -49,8 +52,14 @@ def page(browser):
     pg = context.new_page()
     errors = []
     # Script errors and CSP violations; a form re-rendered with 400 is expected, not an error.
-    pg.on("console", lambda msg: errors.append(msg.text)
-          if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    pg.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
     pg.console_errors = errors
     yield pg
     context.close()

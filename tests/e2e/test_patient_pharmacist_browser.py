@@ -1,5 +1,6 @@
 """End to end in Chromium: a patient signs in, sees the checklist and signs the consent; a
 pharmacist checks eligibility and sees every reason."""
+
 from __future__ import annotations
 
 import pytest

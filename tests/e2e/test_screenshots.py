@@ -1,5 +1,6 @@
 """Screenshots of every patient, pharmacist and account page, desktop and phone width, into
 docs/screenshots/ (PNG). Also a check that no page logs a CSP violation or script error."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,17 +22,26 @@ def test_screenshots_of_every_page(live_server, page, factory):
     base = live_server
     prescriber = factory.prescriber()
     patient = scenarios.cgp_in_window(factory, prescriber, confirmation_days_ago=3)
-    db.session.add(Notification(user_id=patient.user_id, kind="window_closing",
-                                title="Your pharmacy window closes soon",
-                                body="Your pharmacy can fill your prescription for a few more days."))
+    db.session.add(
+        Notification(
+            user_id=patient.user_id,
+            kind="window_closing",
+            title="Your pharmacy window closes soon",
+            body="Your pharmacy can fill your prescription for a few more days.",
+        )
+    )
     fresh = factory.patient(prescriber, consent=False)
     ph, rsp = factory.pharmacy()
     pending_ph, pending_rsp = factory.pharmacy(certified=False)
     db.session.commit()
 
-    for path, name in (("/sign-in", "sign-in"), ("/activate", "activate"),
-                       ("/register/prescriber", "register-prescriber"), ("/register/pharmacy", "register-pharmacy"),
-                       ("/no-such-page", "error-404")):
+    for path, name in (
+        ("/sign-in", "sign-in"),
+        ("/activate", "activate"),
+        ("/register/prescriber", "register-prescriber"),
+        ("/register/pharmacy", "register-pharmacy"),
+        ("/no-such-page", "error-404"),
+    ):
         page.goto(base + path)
         shoot(page, name)
     page.goto(base + "/sign-in")

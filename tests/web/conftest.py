@@ -1,10 +1,11 @@
 """Web test helpers: sign in through the real sign-in form (CSRF on), post forms with a token.
 
-    def test_x(web, factory):
-        user = factory.prescriber().user
-        web.sign_in(user)
-        resp = web.post("/prescriber/certification", {"password": PASSWORD})
+def test_x(web, factory):
+    user = factory.prescriber().user
+    web.sign_in(user)
+    resp = web.post("/prescriber/certification", {"password": PASSWORD})
 """
+
 from __future__ import annotations
 
 import html as html_lib

@@ -1,4 +1,5 @@
 """Sign-in, server-side sessions, CSRF, activation, password change, registration, security headers."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,15 @@ def test_sign_in_page_and_security_headers(web):
     resp = web.get("/sign-in")
     assert resp.status_code == 200
     csp = resp.headers["Content-Security-Policy"]
-    for part in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-                 "form-action 'self'", "base-uri 'none'", "img-src 'self' data:"):
+    for part in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "img-src 'self' data:",
+    ):
         assert part in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Referrer-Policy"]
@@ -70,7 +78,9 @@ def test_sign_in_stores_only_the_hash_and_rotates_the_session(web, factory):
         assert "planted" not in s  # the pre-sign-in session is discarded
     (row,) = _rows(user)
     assert row.sid_hash == digest(sid) and sid not in row.sid_hash
-    actions = db.session.execute(select(AuditEntry.action).where(AuditEntry.actor_id == user.id)).scalars().all()
+    actions = (
+        db.session.execute(select(AuditEntry.action).where(AuditEntry.actor_id == user.id)).scalars().all()
+    )
     assert "auth.signed_in" in actions
 
 
@@ -106,8 +116,11 @@ def test_replayed_cookie_after_sign_out_fails(web, factory):
         s.update(stolen)
     resp = web.get("/patient")
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/sign-in")
-    actions = db.session.execute(select(AuditEntry.action).where(AuditEntry.actor_id == patient.user.id)
-                                 ).scalars().all()
+    actions = (
+        db.session.execute(select(AuditEntry.action).where(AuditEntry.actor_id == patient.user.id))
+        .scalars()
+        .all()
+    )
     assert "auth.signed_out" in actions
 
 
@@ -167,7 +180,9 @@ def test_csrf_is_enforced_on_forms(web, factory, app):
     assert resp.status_code == 400
     assert "CSRF" in text(resp)
     assert not _rows(user)
-    resp = web.client.post("/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": "forged"})
+    resp = web.client.post(
+        "/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": "forged"}
+    )
     assert resp.status_code == 400 and not _rows(user)
 
 
@@ -188,13 +203,27 @@ def test_protected_page_redirects_to_sign_in_with_next(web):
 
 def test_patient_activation_needs_the_date_of_birth(web, factory):
     patient = factory.patient(activated=False)
-    bad = web.post("/activate", {"activation_code": patient.activation_code, "date_of_birth": "1999-01-01",
-                                 "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    bad = web.post(
+        "/activate",
+        {
+            "activation_code": patient.activation_code,
+            "date_of_birth": "1999-01-01",
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
     assert bad.status_code == 400
     assert "activation code or date of birth is not correct" in text(bad)
     assert db.session.get(User, patient.user_id).status == "pending_activation"
-    ok = web.post("/activate", {"activation_code": patient.activation_code, "date_of_birth": "2000-05-17",
-                                "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    ok = web.post(
+        "/activate",
+        {
+            "activation_code": patient.activation_code,
+            "date_of_birth": "2000-05-17",
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
     assert ok.status_code == 302 and ok.headers["Location"] == "/sign-in"
     web.sign_in(patient.user.email, NEW_PASSWORD)
     assert web.get("/").headers["Location"] == "/patient"
@@ -211,8 +240,15 @@ def test_activation_form_errors_keep_values(web):
 
 def test_weak_password_is_a_form_message(web, factory):
     patient = factory.patient(activated=False)
-    resp = web.post("/activate", {"activation_code": patient.activation_code, "date_of_birth": "2000-05-17",
-                                  "password": "password1234", "confirm": "password1234"})
+    resp = web.post(
+        "/activate",
+        {
+            "activation_code": patient.activation_code,
+            "date_of_birth": "2000-05-17",
+            "password": "password1234",
+            "confirm": "password1234",
+        },
+    )
     assert resp.status_code == 400
     assert db.session.get(User, patient.user_id).status == "pending_activation"
 
@@ -222,11 +258,15 @@ def test_password_change_signs_out_other_devices(web, factory, client, app):
     other = Web(app.test_client())
     other.sign_in(user)
     web.sign_in(user)
-    wrong = web.post("/account/password", {"current_password": "wrong wrong wrong", "new_password": NEW_PASSWORD,
-                                           "confirm": NEW_PASSWORD})
+    wrong = web.post(
+        "/account/password",
+        {"current_password": "wrong wrong wrong", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert wrong.status_code == 400 and "Current password is not correct" in text(wrong)
-    ok = web.post("/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD,
-                                        "confirm": NEW_PASSWORD})
+    ok = web.post(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert ok.status_code == 302
     assert web.get("/pharmacy").status_code == 200  # this device stays signed in
     assert other.get("/pharmacy").status_code == 302  # the other one is signed out
@@ -235,8 +275,16 @@ def test_password_change_signs_out_other_devices(web, factory, client, app):
 
 
 def test_register_prescriber(web):
-    data = {"first_name": "Ana", "last_name": "Lopez", "email": "ana@example.org", "npi": "1234567890",
-            "license_state": "NY", "license_number": "L-1", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    data = {
+        "first_name": "Ana",
+        "last_name": "Lopez",
+        "email": "ana@example.org",
+        "npi": "1234567890",
+        "license_state": "NY",
+        "license_number": "L-1",
+        "password": NEW_PASSWORD,
+        "confirm": NEW_PASSWORD,
+    }
     bad = web.post("/register/prescriber", data)
     assert bad.status_code == 400 and "is not a valid NPI" in text(bad)
     assert 'value="Lopez"' in bad.get_data(as_text=True)
@@ -250,10 +298,21 @@ def test_register_prescriber(web):
 
 
 def test_register_pharmacy(web):
-    data = {"name": "Hill Pharmacy", "ncpdp_id": "7654321", "npi": _npi(778), "line1": "2 Hill Rd",
-            "city": "Troy", "state": "NY", "zip": "12180", "rsp_first_name": "Rae", "rsp_last_name": "Stone",
-            "rsp_email": "rae@example.org", "rsp_license_number": "RPH-9", "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD}
+    data = {
+        "name": "Hill Pharmacy",
+        "ncpdp_id": "7654321",
+        "npi": _npi(778),
+        "line1": "2 Hill Rd",
+        "city": "Troy",
+        "state": "NY",
+        "zip": "12180",
+        "rsp_first_name": "Rae",
+        "rsp_last_name": "Stone",
+        "rsp_email": "rae@example.org",
+        "rsp_license_number": "RPH-9",
+        "password": NEW_PASSWORD,
+        "confirm": NEW_PASSWORD,
+    }
     bad = web.post("/register/pharmacy", dict(data, zip="ABC"))
     assert bad.status_code == 400 and "Use 5 digits" in text(bad)
     assert web.post("/register/pharmacy", data).status_code == 302

@@ -1,5 +1,6 @@
 """Patient pages: access matrix, checklist with countdown, consent, monthly questions,
 notifications, documents."""
+
 from __future__ import annotations
 
 import re
@@ -82,7 +83,9 @@ def test_minor_must_name_a_guardian(web, factory):
     assert "Parent or guardian" in text(page)
     resp = web.post("/patient/consent", {"understood": "y", "password": PASSWORD})
     assert resp.status_code == 400 and "guardian name is required" in text(resp)
-    resp = web.post("/patient/consent", {"understood": "y", "password": PASSWORD, "guardian_name": "Jo Parent"})
+    resp = web.post(
+        "/patient/consent", {"understood": "y", "password": PASSWORD, "guardian_name": "Jo Parent"}
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Patient, patient.id).guardian_name == "Jo Parent"
@@ -106,8 +109,9 @@ def test_monthly_wrong_answers_show_explanations_and_attempts_left(web, factory)
     patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
     web.sign_in(patient.user)
     questions, wrong = _answers(patient.user, correct=False)
-    resp = web.post("/patient/monthly", dict(wrong, primary_forms="iud", secondary_forms="male_condom",
-                                             password=PASSWORD))
+    resp = web.post(
+        "/patient/monthly", dict(wrong, primary_forms="iud", secondary_forms="male_condom", password=PASSWORD)
+    )
     assert resp.status_code == 400
     page = text(resp)
     assert f"{len(questions)} answers are not correct" in page
@@ -115,11 +119,14 @@ def test_monthly_wrong_answers_show_explanations_and_attempts_left(web, factory)
     for q in questions:
         assert q.explanation in page
     html = resp.get_data(as_text=True)
-    assert re.search(r'<input checked id="primary_forms-\d+" name="primary_forms" type="checkbox" value="iud">', html)
+    assert re.search(
+        r'<input checked id="primary_forms-\d+" name="primary_forms" type="checkbox" value="iud">', html
+    )
     assert not re.search(r'<input checked [^>]*value="combined_pill">', html)
     _, right = _answers(patient.user, correct=True)
-    resp = web.post("/patient/monthly", dict(right, primary_forms="iud", secondary_forms="male_condom",
-                                             password=PASSWORD))
+    resp = web.post(
+        "/patient/monthly", dict(right, primary_forms="iud", secondary_forms="male_condom", password=PASSWORD)
+    )
     assert resp.status_code == 302
     assert "already answered this month's questions" in text(web.get("/patient/monthly"))
 
@@ -130,8 +137,10 @@ def test_monthly_contraception_and_password_errors_are_messages(web, factory):
     _, right = _answers(patient.user)
     resp = web.post("/patient/monthly", dict(right, secondary_forms="male_condom", password=PASSWORD))
     assert resp.status_code == 400 and "There is a problem" in text(resp)
-    resp = web.post("/patient/monthly", dict(right, primary_forms="iud", secondary_forms="male_condom",
-                                             password="wrong password here"))
+    resp = web.post(
+        "/patient/monthly",
+        dict(right, primary_forms="iud", secondary_forms="male_condom", password="wrong password here"),
+    )
     assert resp.status_code == 400 and "The password does not match" in text(resp)
     resp = web.post("/patient/monthly", {"primary_forms": "iud", "password": PASSWORD})
     assert resp.status_code == 400 and "Choose an answer" in text(resp)
@@ -146,10 +155,18 @@ def test_monthly_not_needed_for_ccgp(web, factory):
 
 def test_notifications_list_and_mark_read(web, factory):
     patient = factory.patient()
-    db.session.add(Notification(user_id=patient.user_id, kind="window_closing", title="Your window closes soon",
-                                body="Your pharmacy can fill your prescription until Tuesday."))
+    db.session.add(
+        Notification(
+            user_id=patient.user_id,
+            kind="window_closing",
+            title="Your window closes soon",
+            body="Your pharmacy can fill your prescription until Tuesday.",
+        )
+    )
     other = factory.patient()
-    db.session.add(Notification(user_id=other.user_id, kind="x", title="Someone else's message", body="private"))
+    db.session.add(
+        Notification(user_id=other.user_id, kind="x", title="Someone else's message", body="private")
+    )
     db.session.commit()
     web.sign_in(patient.user)
     assert "You have 1 new message" in text(web.get("/patient"))
@@ -157,8 +174,12 @@ def test_notifications_list_and_mark_read(web, factory):
     assert "Your window closes soon" in page and "New" in page
     assert "Someone else's message" not in page
     assert web.post("/patient/notifications/read").status_code == 302
-    assert db.session.execute(select(Notification).where(Notification.user_id == patient.user_id)
-                              ).scalar_one().read_at is not None
+    assert (
+        db.session.execute(select(Notification).where(Notification.user_id == patient.user_id))
+        .scalar_one()
+        .read_at
+        is not None
+    )
 
 
 def test_documents_list_and_download(web, factory):

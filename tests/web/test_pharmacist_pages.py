@@ -1,5 +1,6 @@
 """Pharmacist pages: access matrix, the dispense form (authorize / check only), RMAs and
 reversal, the RSP's certification and invitations."""
+
 from __future__ import annotations
 
 import re
@@ -18,9 +19,16 @@ PAGES = ["/pharmacy", "/pharmacy/rmas", "/pharmacy/manage"]
 
 
 def _form(patient, pharmacy, **extra):
-    data = {"pharmacy": pharmacy.ncpdp_id, "rems_id": patient.rems_id,
-            "date_of_birth": patient.date_of_birth.isoformat(), "prescriber_npi": patient.prescriber.npi,
-            "days_supply": "30", "quantity": "60", "mode": "authorize", "request_key": "k1"}
+    data = {
+        "pharmacy": pharmacy.ncpdp_id,
+        "rems_id": patient.rems_id,
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "prescriber_npi": patient.prescriber.npi,
+        "days_supply": "30",
+        "quantity": "60",
+        "mode": "authorize",
+        "request_key": "k1",
+    }
     data.update(extra)
     return data
 
@@ -51,9 +59,16 @@ def test_check_only_lists_every_reason(web, factory):
     web.sign_in(rsp)
     resp = web.post("/pharmacy", _form(patient, ph, mode="check"))
     assert resp.status_code == 200
-    expected = dispensing.eligibility(rsp, {"rems_id": patient.rems_id, "date_of_birth": patient.date_of_birth,
-                                           "prescriber_npi": patient.prescriber.npi,
-                                           "pharmacy_ncpdp_id": ph.ncpdp_id, "days_supply": 30})
+    expected = dispensing.eligibility(
+        rsp,
+        {
+            "rems_id": patient.rems_id,
+            "date_of_birth": patient.date_of_birth,
+            "prescriber_npi": patient.prescriber.npi,
+            "pharmacy_ncpdp_id": ph.ncpdp_id,
+            "days_supply": 30,
+        },
+    )
     page = text(resp)
     assert "Do not dispense" in page
     assert f"{len(expected['reasons'])} reasons:" in page
@@ -67,8 +82,11 @@ def test_wrong_date_of_birth_looks_like_unknown_patient(web, factory):
     patient = factory.patient()
     web.sign_in(rsp)
     wrong = text(web.post("/pharmacy", _form(patient, ph, mode="check", date_of_birth="1991-02-03")))
-    unknown = text(web.post("/pharmacy", _form(patient, ph, mode="check", date_of_birth="1991-02-03",
-                                               rems_id="0000000000")))
+    unknown = text(
+        web.post(
+            "/pharmacy", _form(patient, ph, mode="check", date_of_birth="1991-02-03", rems_id="0000000000")
+        )
+    )
     reasons = re.search(r"reasons?: (.*?) Pharmacy:", wrong).group(1)
     assert reasons == re.search(r"reasons?: (.*?) Pharmacy:", unknown).group(1)
 
@@ -98,23 +116,45 @@ def test_authorize_eligible_patient_shows_rma_and_last_day(web, factory):
 def test_bad_input_keeps_values_and_shows_messages(web, factory):
     ph, rsp = factory.pharmacy()
     web.sign_in(rsp)
-    resp = web.post("/pharmacy", {"pharmacy": ph.ncpdp_id, "rems_id": "12ab", "date_of_birth": "not a date",
-                                  "prescriber_npi": "", "days_supply": "-3", "mode": "check"})
+    resp = web.post(
+        "/pharmacy",
+        {
+            "pharmacy": ph.ncpdp_id,
+            "rems_id": "12ab",
+            "date_of_birth": "not a date",
+            "prescriber_npi": "",
+            "days_supply": "-3",
+            "mode": "check",
+        },
+    )
     assert resp.status_code == 400
     page = text(resp)
     assert "A REMS ID has 10 digits" in page and "Enter the prescriber's NPI" in page
     assert "Enter a whole number of days, 1 or more" in page
     assert 'value="12ab"' in resp.get_data(as_text=True)
-    resp = web.post("/pharmacy", {"pharmacy": ph.ncpdp_id, "rems_id": "1234567890", "date_of_birth": "2000-01-01",
-                                  "prescriber_npi": "1234567890", "mode": "authorize"})
+    resp = web.post(
+        "/pharmacy",
+        {
+            "pharmacy": ph.ncpdp_id,
+            "rems_id": "1234567890",
+            "date_of_birth": "2000-01-01",
+            "prescriber_npi": "1234567890",
+            "mode": "authorize",
+        },
+    )
     assert resp.status_code == 400 and "Enter the days' supply to get an authorization" in text(resp)
     resp = web.post("/pharmacy", _form_for_other_pharmacy(ph))
     assert resp.status_code == 400  # a pharmacy that is not one of the user's memberships
 
 
 def _form_for_other_pharmacy(ph):
-    return {"pharmacy": "9999999", "rems_id": "1234567890", "date_of_birth": "2000-01-01",
-            "prescriber_npi": "1234567890", "mode": "check"}
+    return {
+        "pharmacy": "9999999",
+        "rems_id": "1234567890",
+        "date_of_birth": "2000-01-01",
+        "prescriber_npi": "1234567890",
+        "mode": "check",
+    }
 
 
 def test_reversal(web, factory):
@@ -126,7 +166,9 @@ def test_reversal(web, factory):
     web.sign_in(rsp)
     resp = web.post(f"/pharmacy/rmas/{rma}/reversal", {}, prefix=rma)
     assert resp.status_code == 400 and "Give the reason for the reversal" in text(resp)
-    resp = web.post(f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "Patient did not pick it up"}, prefix=rma)
+    resp = web.post(
+        f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "Patient did not pick it up"}, prefix=rma
+    )
     assert resp.status_code == 302
     row = db.session.execute(select(Authorization).where(Authorization.rma == rma)).scalar_one()
     assert row.status == "reversed" and row.reversal_reason == "Patient did not pick it up"
@@ -153,10 +195,13 @@ def test_rsp_signs_the_pharmacy_attestation(web, factory):
     web.sign_in(rsp)
     page = text(web.get("/pharmacy/manage"))
     assert "cannot dispense until you sign the attestation" in page
-    resp = web.post(f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": "not my password"},
-                    prefix=f"a{ph.id}")
+    resp = web.post(
+        f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": "not my password"}, prefix=f"a{ph.id}"
+    )
     assert resp.status_code == 400 and "The password does not match" in text(resp)
-    resp = web.post(f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": PASSWORD}, prefix=f"a{ph.id}")
+    resp = web.post(
+        f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": PASSWORD}, prefix=f"a{ph.id}"
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Pharmacy, ph.id).status == "certified"
@@ -166,8 +211,12 @@ def test_rsp_invites_staff_and_the_code_is_shown_once(web, factory, app):
     ph, rsp = factory.pharmacy()
     web.sign_in(rsp)
     p = f"i{ph.id}"
-    data = {f"{p}-first_name": "Noor", f"{p}-last_name": "Ali", f"{p}-email": "noor@example.org",
-            f"{p}-license_number": "RPH-77"}
+    data = {
+        f"{p}-first_name": "Noor",
+        f"{p}-last_name": "Ali",
+        f"{p}-email": "noor@example.org",
+        f"{p}-license_number": "RPH-77",
+    }
     resp = web.post(f"/pharmacy/{ph.ncpdp_id}/invitations", data, prefix=p)
     assert resp.status_code == 200
     code = re.search(r'<p class="code-once">([A-Z0-9-]+)</p>', resp.get_data(as_text=True)).group(1)
@@ -184,8 +233,12 @@ def test_rsp_invites_staff_and_the_code_is_shown_once(web, factory, app):
     assert web.get("/pharmacy").status_code == 200
     # staff are not the RSP: the pharmacy's invitation and attestation are refused (policy object check)
     assert web.post(f"/pharmacy/{ph.ncpdp_id}/invitations", data, prefix=p).status_code == 404
-    assert web.post(f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": new},
-                    prefix=f"a{ph.id}").status_code == 404
+    assert (
+        web.post(
+            f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": new}, prefix=f"a{ph.id}"
+        ).status_code
+        == 404
+    )
     assert "Invite a pharmacist" not in text(web.get("/pharmacy/manage"))
 
 

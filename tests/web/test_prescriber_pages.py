@@ -181,7 +181,7 @@ def test_worklist_sql_statements_do_not_grow_with_patients(web, factory):
         _eligible_ccgp(factory, pres)
     _window_open_missing_counseling(factory, pres)
     many = _count_statements(lambda: web.get("/prescriber/"))
-    assert many == few and many <= 12, (few, many)
+    assert many == few and many <= 10, (few, many)
 
 
 # ----- enrollment -------------------------------------------------------------------------------

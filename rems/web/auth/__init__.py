@@ -1,4 +1,5 @@
 """Sign-in, sign-out, activation, password change and self-registration pages."""
+
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)

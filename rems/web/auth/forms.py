@@ -1,4 +1,5 @@
 """Forms for the account pages (lengths mirror the API schema and the columns)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -13,14 +14,23 @@ def _password(label="Password", name_hint=None):
 
 
 def _new_password(label="New password"):
-    return PasswordField(label, validators=[DataRequired("Choose a password"),
-                                            Length(min=12, max=128, message="Use 12 to 128 characters")])
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired("Choose a password"),
+            Length(min=12, max=128, message="Use 12 to 128 characters"),
+        ],
+    )
 
 
 def _confirm(target):
-    return PasswordField("Type the new password again",
-                         validators=[DataRequired("Type the password again"),
-                                     EqualTo(target, message="The two passwords are not the same")])
+    return PasswordField(
+        "Type the new password again",
+        validators=[
+            DataRequired("Type the password again"),
+            EqualTo(target, message="The two passwords are not the same"),
+        ],
+    )
 
 
 def _name(label):
@@ -28,8 +38,14 @@ def _name(label):
 
 
 def _email(label="Email address"):
-    return EmailField(label, validators=[DataRequired("Enter an email address"), Length(max=254),
-                                         Email("Enter an email address like name@example.com")])
+    return EmailField(
+        label,
+        validators=[
+            DataRequired("Enter an email address"),
+            Length(max=254),
+            Email("Enter an email address like name@example.com"),
+        ],
+    )
 
 
 STATE = [DataRequired("Enter the 2-letter state"), Regexp(r"^[A-Za-z]{2}$", message="Use 2 letters, like NY")]
@@ -37,21 +53,25 @@ NPI = [DataRequired("Enter the 10-digit NPI"), Regexp(r"^\d{10}$", message="An N
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email address", validators=[DataRequired("Enter your email address"), Length(max=254)])
+    email = EmailField(
+        "Email address", validators=[DataRequired("Enter your email address"), Length(max=254)]
+    )
     password = PasswordField("Password", validators=[DataRequired("Enter your password"), Length(max=128)])
 
 
 class ActivateForm(FlaskForm):
-    activation_code = StringField("Activation code", validators=[DataRequired("Enter the code you were given"),
-                                                                 Length(max=40)])
+    activation_code = StringField(
+        "Activation code", validators=[DataRequired("Enter the code you were given"), Length(max=40)]
+    )
     date_of_birth = DateField("Date of birth", validators=[Optional()])
     password = _new_password("Choose a password")
     confirm = _confirm("password")
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password"),
-                                                                     Length(max=128)])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password"), Length(max=128)]
+    )
     new_password = _new_password()
     confirm = _confirm("new_password")
 
@@ -69,18 +89,29 @@ class PrescriberRegisterForm(FlaskForm):
 
 class PharmacyRegisterForm(FlaskForm):
     name = _name("Pharmacy name")
-    ncpdp_id = StringField("NCPDP ID", validators=[DataRequired("Enter the 7-digit NCPDP ID"),
-                                                   Regexp(r"^\d{7}$", message="An NCPDP ID has 7 digits")])
+    ncpdp_id = StringField(
+        "NCPDP ID",
+        validators=[
+            DataRequired("Enter the 7-digit NCPDP ID"),
+            Regexp(r"^\d{7}$", message="An NCPDP ID has 7 digits"),
+        ],
+    )
     npi = StringField("Pharmacy NPI", validators=NPI)
     line1 = _name("Street address")
     city = _name("City")
     state = StringField("State", validators=STATE)
-    zip = StringField("ZIP code", validators=[DataRequired("Enter the ZIP code"),
-                                              Regexp(r"^\d{5}(-\d{4})?$", message="Use 5 digits, like 10001")])
+    zip = StringField(
+        "ZIP code",
+        validators=[
+            DataRequired("Enter the ZIP code"),
+            Regexp(r"^\d{5}(-\d{4})?$", message="Use 5 digits, like 10001"),
+        ],
+    )
     rsp_first_name = _name("First name")
     rsp_last_name = _name("Last name")
     rsp_email = _email()
-    rsp_license_number = StringField("Pharmacist license number",
-                                     validators=[DataRequired(REQUIRED), Length(max=40)])
+    rsp_license_number = StringField(
+        "Pharmacist license number", validators=[DataRequired(REQUIRED), Length(max=40)]
+    )
     password = _new_password("Choose a password")
     confirm = _confirm("password")

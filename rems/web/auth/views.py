@@ -1,4 +1,5 @@
 """Account pages. Sign-in uses the same message for unknown email and wrong password."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -67,8 +68,12 @@ def password():
     if form.validate_on_submit():
         row = sessions.current()
         try:
-            accounts.change_password(current_user._get_current_object(), form.current_password.data,
-                                     form.new_password.data, keep_session_id=row.id if row else None)
+            accounts.change_password(
+                current_user._get_current_object(),
+                form.current_password.data,
+                form.new_password.data,
+                keep_session_id=row.id if row else None,
+            )
         except ApiError as err:
             if err.status >= 500:
                 raise
@@ -83,8 +88,10 @@ def password():
 def register_prescriber():
     form = PrescriberRegisterForm()
     if form.validate_on_submit():
-        data = {k: form[k].data.strip() for k in ("first_name", "last_name", "email", "npi", "license_state",
-                                                   "license_number")}
+        data = {
+            k: form[k].data.strip()
+            for k in ("first_name", "last_name", "email", "npi", "license_state", "license_number")
+        }
         data["password"] = form.password.data
         try:
             practice.register_prescriber(data)
@@ -93,26 +100,48 @@ def register_prescriber():
                 raise
             apply_api_error(form, err)
         else:
-            flash("You are registered. Sign in, then sign the prescriber attestation to become certified.",
-                  "success")
+            flash(
+                "You are registered. Sign in, then sign the prescriber attestation to become certified.",
+                "success",
+            )
             return redirect(url_for("auth.sign_in"))
     return render_template("auth/register_prescriber.html", form=form), 200 if not form.errors else 400
 
 
-PHARMACY_FIELDS = {"address.line1": "line1", "address.city": "city", "address.state": "state",
-                   "address.zip": "zip", "rsp.email": "rsp_email", "rsp.password": "password",
-                   "email": "rsp_email", "password": "password"}
+PHARMACY_FIELDS = {
+    "address.line1": "line1",
+    "address.city": "city",
+    "address.state": "state",
+    "address.zip": "zip",
+    "rsp.email": "rsp_email",
+    "rsp.password": "password",
+    "email": "rsp_email",
+    "password": "password",
+}
 
 
 @bp.route("/register/pharmacy", methods=["GET", "POST"])
 def register_pharmacy():
     form = PharmacyRegisterForm()
     if form.validate_on_submit():
-        d = {k: (form[k].data or "").strip() for k in form.data if k not in ("csrf_token", "password", "confirm")}
-        data = {"name": d["name"], "ncpdp_id": d["ncpdp_id"], "npi": d["npi"],
-                "address": {"line1": d["line1"], "city": d["city"], "state": d["state"], "zip": d["zip"]},
-                "rsp": {"email": d["rsp_email"], "first_name": d["rsp_first_name"], "last_name": d["rsp_last_name"],
-                        "license_number": d["rsp_license_number"], "password": form.password.data}}
+        d = {
+            k: (form[k].data or "").strip()
+            for k in form.data
+            if k not in ("csrf_token", "password", "confirm")
+        }
+        data = {
+            "name": d["name"],
+            "ncpdp_id": d["ncpdp_id"],
+            "npi": d["npi"],
+            "address": {"line1": d["line1"], "city": d["city"], "state": d["state"], "zip": d["zip"]},
+            "rsp": {
+                "email": d["rsp_email"],
+                "first_name": d["rsp_first_name"],
+                "last_name": d["rsp_last_name"],
+                "license_number": d["rsp_license_number"],
+                "password": form.password.data,
+            },
+        }
         try:
             practice.register_pharmacy(data)
         except ApiError as err:
@@ -120,7 +149,10 @@ def register_pharmacy():
                 raise
             apply_api_error(form, err, PHARMACY_FIELDS)
         else:
-            flash("The pharmacy is registered. Sign in as the Responsible Site Pharmacist and sign the "
-                  "pharmacy attestation to certify it.", "success")
+            flash(
+                "The pharmacy is registered. Sign in as the Responsible Site Pharmacist and sign the "
+                "pharmacy attestation to certify it.",
+                "success",
+            )
             return redirect(url_for("auth.sign_in"))
     return render_template("auth/register_pharmacy.html", form=form), 200 if not form.errors else 400

@@ -1,4 +1,5 @@
 """Patient forms: the consent signature and the monthly attestation (built per cycle)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -8,11 +9,17 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 FORM_LABELS = {
-    "tubal_sterilization": "Tubal sterilization", "partner_vasectomy": "Partner's vasectomy",
-    "iud": "IUD (intrauterine device)", "hormonal_implant": "Hormonal implant",
-    "hormonal_injection": "Hormonal injection", "combined_pill": "Combined birth control pill",
-    "patch": "Birth control patch", "vaginal_ring": "Vaginal ring", "male_condom": "Male condom",
-    "diaphragm_spermicide": "Diaphragm with spermicide", "cervical_cap_spermicide": "Cervical cap with spermicide",
+    "tubal_sterilization": "Tubal sterilization",
+    "partner_vasectomy": "Partner's vasectomy",
+    "iud": "IUD (intrauterine device)",
+    "hormonal_implant": "Hormonal implant",
+    "hormonal_injection": "Hormonal injection",
+    "combined_pill": "Combined birth control pill",
+    "patch": "Birth control patch",
+    "vaginal_ring": "Vaginal ring",
+    "male_condom": "Male condom",
+    "diaphragm_spermicide": "Diaphragm with spermicide",
+    "cervical_cap_spermicide": "Cervical cap with spermicide",
     "vaginal_sponge": "Vaginal sponge",
 }
 
@@ -26,14 +33,17 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-PASSWORD = PasswordField("Your password", validators=[DataRequired("Enter your password to sign"),
-                                                      Length(max=128)])
+PASSWORD = PasswordField(
+    "Your password", validators=[DataRequired("Enter your password to sign"), Length(max=128)]
+)
 
 
 class ConsentForm(FlaskForm):
     guardian_name = StringField("Parent or guardian's full name", validators=[Optional(), Length(max=100)])
-    understood = BooleanField("I have read and understood the information above",
-                              validators=[DataRequired("Tick the box to confirm you have read the information")])
+    understood = BooleanField(
+        "I have read and understood the information above",
+        validators=[DataRequired("Tick the box to confirm you have read the information")],
+    )
     password = PASSWORD
 
 
@@ -44,16 +54,27 @@ def attestation_form(questions, primary, secondary, formdata=None):
         pass
 
     for q in questions:
-        setattr(AttestationForm, f"q{q.id}", RadioField(
-            q.text, choices=[SelectChoice(c["id"], c["text"]) for c in q.choices],
-            validators=[InputRequired("Choose an answer")]))
+        setattr(
+            AttestationForm,
+            f"q{q.id}",
+            RadioField(
+                q.text,
+                choices=[SelectChoice(c["id"], c["text"]) for c in q.choices],
+                validators=[InputRequired("Choose an answer")],
+            ),
+        )
     AttestationForm.primary_forms = MultiCheckboxField(
-        "Main methods you use", choices=[SelectChoice(c, form_label(c)) for c in sorted(primary)])
+        "Main methods you use", choices=[SelectChoice(c, form_label(c)) for c in sorted(primary)]
+    )
     AttestationForm.secondary_forms = MultiCheckboxField(
-        "Barrier methods you use", choices=[SelectChoice(c, form_label(c)) for c in sorted(secondary)])
-    AttestationForm.abstinence = BooleanField("I am committed to not having sex with a male partner (abstinence)")
-    AttestationForm.password = PasswordField("Your password", validators=[
-        DataRequired("Enter your password to sign"), Length(max=128)])
+        "Barrier methods you use", choices=[SelectChoice(c, form_label(c)) for c in sorted(secondary)]
+    )
+    AttestationForm.abstinence = BooleanField(
+        "I am committed to not having sex with a male partner (abstinence)"
+    )
+    AttestationForm.password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your password to sign"), Length(max=128)]
+    )
     form = AttestationForm() if formdata is None else AttestationForm(formdata=formdata)
     form.question_fields = [getattr(form, f"q{q.id}") for q in questions]
     return form

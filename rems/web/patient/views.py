@@ -1,4 +1,5 @@
 """Patient pages. Every route names its policy action; the services own the rules."""
+
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, url_for
@@ -30,9 +31,14 @@ LABELS = {
     "REFILL_TOO_SOON": "Time since your last fill",
     "ALREADY_AUTHORIZED": "Prescription not yet filled this month",
 }
-DOCUMENT_TITLES = {"consent": "Informed consent", "attestation": "Monthly questions and birth control confirmation"}
-ACTIONS = {"CONSENT_MISSING": ("patient.consent", "Sign the consent"),
-           "ATTESTATION_REQUIRED": ("patient.monthly", "Answer the questions")}
+DOCUMENT_TITLES = {
+    "consent": "Informed consent",
+    "attestation": "Monthly questions and birth control confirmation",
+}
+ACTIONS = {
+    "CONSENT_MISSING": ("patient.consent", "Sign the consent"),
+    "ATTESTATION_REQUIRED": ("patient.monthly", "Answer the questions"),
+}
 
 
 def _me():
@@ -48,8 +54,9 @@ def countdown_sentence(window: dict | None) -> tuple[str | None, int | None]:
     if left < 0:
         return f"The time to fill this month's prescription ended on {long_date(closes)}.", None
     if days_until(opens) > 0:
-        return (f"Your pharmacy can fill your prescription from {long_date(opens)} "
-                f"until {long_date(closes)}."), None
+        return (
+            f"Your pharmacy can fill your prescription from {long_date(opens)} until {long_date(closes)}."
+        ), None
     return f"Your pharmacy can fill your prescription until {long_date(closes)}.", left
 
 
@@ -65,10 +72,20 @@ def index():
             item["action"] = ACTIONS[r["code"]]
         items.append(item)
     sentence, left = countdown_sentence(st["window"])
-    unread = db.session.scalar(select(db.func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None)))
-    return render_template("patient/index.html", st=st, items=items, sentence=sentence, days_left=left,
-                           unread=unread, patient=user.patient)
+    unread = db.session.scalar(
+        select(db.func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    )
+    return render_template(
+        "patient/index.html",
+        st=st,
+        items=items,
+        sentence=sentence,
+        days_left=left,
+        unread=unread,
+        patient=user.patient,
+    )
 
 
 def _is_minor(patient) -> bool:
@@ -84,7 +101,9 @@ def consent():
     form = ConsentForm()
     if patient.consent_signed_at is None and form.validate_on_submit():
         try:
-            patient_self.sign_consent(user, form.password.data, (form.guardian_name.data or "").strip() or None)
+            patient_self.sign_consent(
+                user, form.password.data, (form.guardian_name.data or "").strip() or None
+            )
         except ApiError as err:
             if err.status >= 500:
                 raise
@@ -92,9 +111,14 @@ def consent():
         else:
             flash("Thank you. Your consent is signed. A copy is in My documents.", "success")
             return redirect(url_for("patient.index"))
-    return render_template("patient/consent.html", form=form, minor=minor, patient=patient,
-                           adult_age=program().adult_age_years,
-                           meaning=_consent_meaning()), 200 if not form.errors else 400
+    return render_template(
+        "patient/consent.html",
+        form=form,
+        minor=minor,
+        patient=patient,
+        adult_age=program().adult_age_years,
+        meaning=_consent_meaning(),
+    ), 200 if not form.errors else 400
 
 
 def _consent_meaning() -> str:
@@ -116,40 +140,63 @@ def monthly():
     done = any(r.code == "ATTESTATION_REQUIRED" and r.met for r in st.requirements)
     failed = None
     if form.validate_on_submit():
-        data = {"answers": {str(q.id): form[f"q{q.id}"].data for q in questions},
-                "contraception": {"forms": [*(form.primary_forms.data or []), *(form.secondary_forms.data or [])],
-                                  "abstinence": bool(form.abstinence.data)},
-                "signature": {"password": form.password.data}}
+        data = {
+            "answers": {str(q.id): form[f"q{q.id}"].data for q in questions},
+            "contraception": {
+                "forms": [*(form.primary_forms.data or []), *(form.secondary_forms.data or [])],
+                "abstinence": bool(form.abstinence.data),
+            },
+            "signature": {"password": form.password.data},
+        }
         try:
             patient_self.attest(user, data)
         except ApiError as err:
             if err.status >= 500:
                 raise
             if err.code == "COMPREHENSION_FAILED":
-                failed = {"incorrect": set(err.extra.get("incorrect", [])),
-                          "attempts_left": err.extra.get("attempts_left"),
-                          "explanations": {e["id"]: e["explanation"] for e in err.extra.get("explanations", [])},
-                          "detail": err.detail}
+                failed = {
+                    "incorrect": set(err.extra.get("incorrect", [])),
+                    "attempts_left": err.extra.get("attempts_left"),
+                    "explanations": {e["id"]: e["explanation"] for e in err.extra.get("explanations", [])},
+                    "detail": err.detail,
+                }
                 for q in questions:
                     if str(q.id) in failed["incorrect"]:
                         form[f"q{q.id}"].errors = ["This answer is not correct."]
             else:
-                apply_api_error(form, err, {"forms": "primary_forms", "abstinence": "primary_forms",
-                                             "start_date": "primary_forms"})
+                apply_api_error(
+                    form,
+                    err,
+                    {"forms": "primary_forms", "abstinence": "primary_forms", "start_date": "primary_forms"},
+                )
         else:
             flash("Done. Your answers and birth control confirmation are signed for this month.", "success")
             return redirect(url_for("patient.index"))
     attempts_left = failed["attempts_left"] if failed else st.attestation_attempts_left
-    return render_template("patient/monthly.html", form=form, questions=questions, failed=failed, done=done,
-                           attempts_left=attempts_left, cycle=st.cycle_number), 200 if not form.errors else 400
+    return render_template(
+        "patient/monthly.html",
+        form=form,
+        questions=questions,
+        failed=failed,
+        done=done,
+        attempts_left=attempts_left,
+        cycle=st.cycle_number,
+    ), 200 if not form.errors else 400
 
 
 @bp.get("/patient/notifications")
 @role_required("patient.self")
 def notifications():
-    rows = db.session.execute(select(Notification).where(Notification.user_id == _me().id)
-                              .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(100)
-                              ).scalars().all()
+    rows = (
+        db.session.execute(
+            select(Notification)
+            .where(Notification.user_id == _me().id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(100)
+        )
+        .scalars()
+        .all()
+    )
     return render_template("patient/notifications.html", notes=rows)
 
 
@@ -157,8 +204,9 @@ def notifications():
 @role_required("patient.self")
 def notifications_read():
     with unit_of_work():
-        for note in db.session.execute(select(Notification).where(
-                Notification.user_id == _me().id, Notification.read_at.is_(None))).scalars():
+        for note in db.session.execute(
+            select(Notification).where(Notification.user_id == _me().id, Notification.read_at.is_(None))
+        ).scalars():
             note.read_at = now()
     flash("All messages are marked as read.", "success")
     return redirect(url_for("patient.notifications"))
@@ -167,9 +215,12 @@ def notifications_read():
 @bp.get("/patient/documents")
 @role_required("patient.self")
 def documents():
-    rows = db.session.execute(select(Document, Signature).join(Signature, Document.signature_id == Signature.id)
-                              .where(Document.patient_id == _me().patient.id)
-                              .order_by(Signature.signed_at.desc())).all()
+    rows = db.session.execute(
+        select(Document, Signature)
+        .join(Signature, Document.signature_id == Signature.id)
+        .where(Document.patient_id == _me().patient.id)
+        .order_by(Signature.signed_at.desc())
+    ).all()
     return render_template("patient/documents.html", rows=rows, TITLES=DOCUMENT_TITLES)
 
 
@@ -179,8 +230,12 @@ def document_pdf(doc_id):
     """Any role may download a signed document it may read (policy "document.read")."""
     doc = document_service.readable(_me(), doc_id)
     if doc.status != "ready":
-        raise ApiError(409, "DOCUMENT_NOT_READY", "This document is still being prepared. Try again in a minute.")
+        raise ApiError(
+            409, "DOCUMENT_NOT_READY", "This document is still being prepared. Try again in a minute."
+        )
     pdf = db.session.scalar(select(Document.pdf).where(Document.id == doc.id))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="rems-document-{doc.id}.pdf"'})
-
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="rems-document-{doc.id}.pdf"'},
+    )

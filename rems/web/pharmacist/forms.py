@@ -1,9 +1,18 @@
 """Pharmacist forms. Lengths mirror the API; the dispensing rules are the engine's (R-RMA-*)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 REQUIRED = "Enter this"
@@ -11,34 +20,61 @@ REQUIRED = "Enter this"
 
 class DispenseForm(FlaskForm):
     pharmacy = SelectField("Pharmacy", validators=[InputRequired("Choose the pharmacy")])
-    rems_id = StringField("Patient's REMS ID", validators=[
-        DataRequired("Enter the patient's REMS ID"),
-        Regexp(r"^\s*\d{10}\s*$", message="A REMS ID has 10 digits")])
-    date_of_birth = DateField("Patient's date of birth", validators=[
-        InputRequired("Enter the date of birth")])
-    prescriber_npi = StringField("Prescriber's NPI", validators=[
-        DataRequired("Enter the prescriber's NPI"), Regexp(r"^\s*\d{10}\s*$", message="An NPI has 10 digits")])
-    days_supply = IntegerField("Days' supply", validators=[
-        Optional(), NumberRange(min=1, max=10_000, message="Enter a whole number of days, 1 or more")])
-    quantity = IntegerField("Quantity (capsules)", validators=[
-        Optional(), NumberRange(min=1, max=10_000, message="Enter a whole number, 1 or more")])
+    rems_id = StringField(
+        "Patient's REMS ID",
+        validators=[
+            DataRequired("Enter the patient's REMS ID"),
+            Regexp(r"^\s*\d{10}\s*$", message="A REMS ID has 10 digits"),
+        ],
+    )
+    date_of_birth = DateField(
+        "Patient's date of birth", validators=[InputRequired("Enter the date of birth")]
+    )
+    prescriber_npi = StringField(
+        "Prescriber's NPI",
+        validators=[
+            DataRequired("Enter the prescriber's NPI"),
+            Regexp(r"^\s*\d{10}\s*$", message="An NPI has 10 digits"),
+        ],
+    )
+    days_supply = IntegerField(
+        "Days' supply",
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=10_000, message="Enter a whole number of days, 1 or more"),
+        ],
+    )
+    quantity = IntegerField(
+        "Quantity (capsules)",
+        validators=[Optional(), NumberRange(min=1, max=10_000, message="Enter a whole number, 1 or more")],
+    )
     request_key = HiddenField()
 
 
 class ReverseForm(FlaskForm):
-    reason = TextAreaField("Reason for the reversal", validators=[
-        DataRequired("Give the reason for the reversal"), Length(max=1000)])
+    reason = TextAreaField(
+        "Reason for the reversal",
+        validators=[DataRequired("Give the reason for the reversal"), Length(max=1000)],
+    )
 
 
 class AttestForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired("Enter your password to sign"),
-                                                          Length(max=128)])
+    password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your password to sign"), Length(max=128)]
+    )
 
 
 class InviteForm(FlaskForm):
     first_name = StringField("First name", validators=[DataRequired(REQUIRED), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired(REQUIRED), Length(max=100)])
-    email = EmailField("Email address", validators=[
-        DataRequired("Enter an email address"), Length(max=254),
-        Email("Enter an email address like name@example.com")])
-    license_number = StringField("Pharmacist license number", validators=[DataRequired(REQUIRED), Length(max=40)])
+    email = EmailField(
+        "Email address",
+        validators=[
+            DataRequired("Enter an email address"),
+            Length(max=254),
+            Email("Enter an email address like name@example.com"),
+        ],
+    )
+    license_number = StringField(
+        "Pharmacist license number", validators=[DataRequired(REQUIRED), Length(max=40)]
+    )

@@ -1,5 +1,6 @@
 """Pharmacist pages: one dispense form (authorize or check only), recent RMAs with reversal,
 and the Responsible Site Pharmacist's certification and staff invitations."""
+
 from __future__ import annotations
 
 import secrets
@@ -37,23 +38,30 @@ def index():
     user = _me()
     members = _memberships(user)
     form = DispenseForm()
-    form.pharmacy.choices = [SelectChoice(m.pharmacy.ncpdp_id, f"{m.pharmacy.name} (NCPDP {m.pharmacy.ncpdp_id})")
-                             for m in members]
+    form.pharmacy.choices = [
+        SelectChoice(m.pharmacy.ncpdp_id, f"{m.pharmacy.name} (NCPDP {m.pharmacy.ncpdp_id})") for m in members
+    ]
     result = None
     if form.validate_on_submit():
         mode = "check" if request.form.get("mode") == "check" else "authorize"
-        data = {"rems_id": form.rems_id.data.strip(), "date_of_birth": form.date_of_birth.data,
-                "prescriber_npi": form.prescriber_npi.data.strip(), "pharmacy_ncpdp_id": form.pharmacy.data}
+        data = {
+            "rems_id": form.rems_id.data.strip(),
+            "date_of_birth": form.date_of_birth.data,
+            "prescriber_npi": form.prescriber_npi.data.strip(),
+            "pharmacy_ncpdp_id": form.pharmacy.data,
+        }
         if mode == "authorize":
             for f in (form.days_supply, form.quantity):
                 if f.data is None:
                     f.errors = list(f.errors) + [f"Enter the {f.label.text.lower()} to get an authorization"]
         if not form.errors:
             result = _decide(user, form, data, mode)
-    if request.method == "GET" or result is not None and result.get("issued"):
-        form.request_key.data = secrets.token_urlsafe(16)
-    return render_template("pharmacist/index.html", form=form, result=result,
-                           members=members), 200 if not form.errors else 400
+    # A fresh key for each rendered form: a double click resends the same key (one answer),
+    # a later submission of the re-rendered form is a new request.
+    form.request_key.data = secrets.token_urlsafe(16)
+    return render_template(
+        "pharmacist/index.html", form=form, result=result, members=members
+    ), 200 if not form.errors else 400
 
 
 def _decide(user, form, data: dict, mode: str) -> dict | None:
@@ -62,8 +70,13 @@ def _decide(user, form, data: dict, mode: str) -> dict | None:
         if mode == "check":
             data["days_supply"] = form.days_supply.data
             answer = dispensing.eligibility(user, data)
-            return {"mode": mode, "eligible": answer["eligible"], "reasons": answer["reasons"],
-                    "window": answer["window"], "do_not_dispense_after": answer["do_not_dispense_after"]}
+            return {
+                "mode": mode,
+                "eligible": answer["eligible"],
+                "reasons": answer["reasons"],
+                "window": answer["window"],
+                "do_not_dispense_after": answer["do_not_dispense_after"],
+            }
         data.update(days_supply=form.days_supply.data, quantity=form.quantity.data)
         key = (form.request_key.data or "")[:200] or None
         status, body = dispensing.authorize(user, data, f"web:{key}" if key else None)
@@ -73,9 +86,16 @@ def _decide(user, form, data: dict, mode: str) -> dict | None:
         apply_api_error(form, err)
         return None
     if status == 201:
-        return {"mode": mode, "eligible": True, "issued": True, "rma": body["rma"],
-                "do_not_dispense_after": body["do_not_dispense_after"], "days_supply": body["days_supply"],
-                "quantity": body["quantity"], "reasons": []}
+        return {
+            "mode": mode,
+            "eligible": True,
+            "issued": True,
+            "rma": body["rma"],
+            "do_not_dispense_after": body["do_not_dispense_after"],
+            "days_supply": body["days_supply"],
+            "quantity": body["quantity"],
+            "reasons": [],
+        }
     return {"mode": mode, "eligible": False, "reasons": body.get("reasons", []), "window": body.get("window")}
 
 
@@ -83,9 +103,16 @@ def _recent(user, limit=50):
     ids = [m.pharmacy_id for m in _memberships(user)]
     if not ids:
         return []
-    return db.session.execute(select(Authorization).where(Authorization.pharmacy_id.in_(ids))
-                              .order_by(Authorization.recorded_at.desc(), Authorization.id.desc())
-                              .limit(limit)).scalars().all()
+    return (
+        db.session.execute(
+            select(Authorization)
+            .where(Authorization.pharmacy_id.in_(ids))
+            .order_by(Authorization.recorded_at.desc(), Authorization.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
 
 
 @bp.get("/pharmacy/rmas")
@@ -116,8 +143,10 @@ def reverse(rma):
                 raise
             apply_api_error(form, err)
         else:
-            flash(f"RMA {row.rma} is reversed. The patient's cycle is open again if the window has not closed.",
-                  "success")
+            flash(
+                f"RMA {row.rma} is reversed. The patient's cycle is open again if the window has not closed.",
+                "success",
+            )
             return redirect(url_for("pharmacist.rmas"))
     return _rmas_page(_recent(user), failed=form, status=400)
 
@@ -127,13 +156,21 @@ def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200
     members = _memberships(_me())
     for m in members:
         require("pharmacy.view", m.pharmacy)
-    attest_forms = {m.pharmacy_id: AttestForm(prefix=f"a{m.pharmacy_id}", formdata=None)
-                    for m in members if m.is_rsp} | (attest_forms or {})
-    invite_forms = {m.pharmacy_id: InviteForm(prefix=f"i{m.pharmacy_id}", formdata=None)
-                    for m in members if m.is_rsp} | (invite_forms or {})
+    attest_forms = {
+        m.pharmacy_id: AttestForm(prefix=f"a{m.pharmacy_id}", formdata=None) for m in members if m.is_rsp
+    } | (attest_forms or {})
+    invite_forms = {
+        m.pharmacy_id: InviteForm(prefix=f"i{m.pharmacy_id}", formdata=None) for m in members if m.is_rsp
+    } | (invite_forms or {})
     return render_template(
-        "pharmacist/pharmacy.html", members=members, status_of=_status, attest_forms=attest_forms,
-        invite_forms=invite_forms, issued=issued, attestation=MEANINGS["pharmacy_attestation"]), status
+        "pharmacist/pharmacy.html",
+        members=members,
+        status_of=_status,
+        attest_forms=attest_forms,
+        invite_forms=invite_forms,
+        issued=issued,
+        attestation=MEANINGS["pharmacy_attestation"],
+    ), status
 
 
 @bp.get("/pharmacy/manage")
@@ -161,8 +198,11 @@ def attest(ncpdp_id):
                 raise
             apply_api_error(form, err)
         else:
-            flash(f"{ph.name} is certified until {ph.certified_until:%B} {ph.certified_until.day}, "
-                  f"{ph.certified_until.year}.", "success")
+            flash(
+                f"{ph.name} is certified until {ph.certified_until:%B} {ph.certified_until.day}, "
+                f"{ph.certified_until.year}.",
+                "success",
+            )
             return redirect(url_for("pharmacist.pharmacy"))
     return _pharmacy_page(attest_forms={ph.id: form}, status=400)
 
@@ -182,6 +222,7 @@ def invite(ncpdp_id):
             apply_api_error(form, err)
         else:
             # The code is shown once, in this response only (never flashed into the cookie).
-            return _pharmacy_page(issued={"pharmacy_id": ph.id, "name": staff.full_name, "email": staff.email,
-                                          "code": code})
+            return _pharmacy_page(
+                issued={"pharmacy_id": ph.id, "name": staff.full_name, "email": staff.email, "code": code}
+            )
     return _pharmacy_page(invite_forms={ph.id: form}, status=400)
