@@ -4,7 +4,7 @@ R-DOC-1: each signature queues its PDF attestation after commit."""
 from __future__ import annotations
 
 from rems import tasks
-from rems.clock import now
+from rems.clock import now, program
 from rems.errors import ApiError
 from rems.extensions import db
 from rems.models import Document, Signature, User
@@ -21,9 +21,15 @@ MEANINGS = {
                        "requirements, including the risk of severe birth defects.",
     "counseling": "I counseled this patient about the risks of isotretinoin and the program's requirements.",
     "visit": "I confirm this office visit with the patient.",
-    "monthly_attestation": "I answered this month's questions, confirm my contraception, and understand I "
-                           "must not get pregnant or donate blood during treatment and for 30 days after.",
+    "monthly_attestation": "I answered this month's questions, confirm my contraception, and understand "
+                           "I must not get pregnant or donate blood during treatment and for {after_days} "
+                           "days after.",
 }
+
+
+def meaning(key: str) -> str:
+    """The signature's meaning as printed; program numbers come from the program definition (R-END-2)."""
+    return MEANINGS[key].format(after_days=program().post_treatment_contraception_days)
 
 
 def check_password(user: User, password: str | None) -> None:
@@ -44,7 +50,7 @@ def sign(user: User, password: str | None, meaning_key: str, record_type: str, r
     check_password(user, password)
     body = canonical({"type": record_type, "id": record_id, "record": record})
     sig = Signature(signer_id=user.id, printed_name=user.full_name, role=user.role,
-                    meaning=MEANINGS[meaning_key], signed_at=now(), record_type=record_type,
+                    meaning=meaning(meaning_key), signed_at=now(), record_type=record_type,
                     record_id=record_id, record_sha256=sha256_hex(body), record_canonical=body)
     db.session.add(sig)
     db.session.flush()

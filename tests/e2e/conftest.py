@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to a temporary folder unless REMS_SCREENSHOTS names one (e.g. docs/screenshots
+# when refreshing the README's pictures), so a test run never dirties the work tree.
+SCREENSHOTS = Path(os.environ.get("REMS_SCREENSHOTS") or "/tmp/rems-screenshots")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -73,7 +75,7 @@ def sign_in(page, base, email, password):
 
 
 def shoot(page, name: str):
-    """Full-page screenshots at desktop and phone width into docs/screenshots/."""
+    """Full-page screenshots at desktop and phone width into SCREENSHOTS."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)

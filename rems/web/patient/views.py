@@ -122,9 +122,9 @@ def consent():
 
 
 def _consent_meaning() -> str:
-    from rems.services.signatures import MEANINGS
+    from rems.services.signatures import meaning as signature_meaning
 
-    return MEANINGS["patient_consent"]
+    return signature_meaning("patient_consent")
 
 
 @bp.route("/patient/monthly", methods=["GET", "POST"])

@@ -14,7 +14,7 @@ from rems.errors import ApiError
 from rems.extensions import db
 from rems.models import Authorization
 from rems.services import dispensing, practice
-from rems.services.signatures import MEANINGS
+from rems.services.signatures import meaning as signature_meaning
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.pharmacist import bp
 from rems.web.pharmacist.forms import AttestForm, DispenseForm, InviteForm, ReverseForm
@@ -169,7 +169,7 @@ def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200
         attest_forms=attest_forms,
         invite_forms=invite_forms,
         issued=issued,
-        attestation=MEANINGS["pharmacy_attestation"],
+        attestation=signature_meaning("pharmacy_attestation"),
     ), status
 
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from rems.errors import ApiError
 from rems.services import patients, practice, worklist
-from rems.services.signatures import MEANINGS
+from rems.services.signatures import meaning as signature_meaning
 from rems.services.timeline import patient_timeline
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.patient.forms import form_label
@@ -90,7 +90,7 @@ def certification():
         form=form,
         prescriber=pres,
         status=practice.effective_status(pres),
-        attestation=MEANINGS["prescriber_attestation"],
+        attestation=signature_meaning("prescriber_attestation"),
         page_title="Certification",
     ), 422 if form.errors or form.form_errors else 200
 
