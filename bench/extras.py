@@ -1,4 +1,5 @@
 """Benchmark parts that are not HTTP load: the audit write, the reminder sweep, PDFs, the report."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,10 @@ SWEEP_REDIS = "redis://127.0.0.1:6379/13"  # the sweep queues deliveries here; f
 def audit_write_cost(eng, n: int = 300) -> dict:
     """Mean ms of the R-AUD-1 write as the service does it (advisory lock + last hash + INSERT) and of
     the INSERT alone, single-threaded, each in a transaction that is rolled back (chain untouched)."""
-    insert = sa.text("INSERT INTO audit_entries (id, at, action, prev_hash, entry_hash) "
-                     "VALUES (:id, now(), 'bench.probe', :p, :h)")
+    insert = sa.text(
+        "INSERT INTO audit_entries (id, at, action, prev_hash, entry_hash) "
+        "VALUES (:id, now(), 'bench.probe', :p, :h)"
+    )
     out = {}
     with eng.connect() as c:
         for label, locked in (("lock_select_insert_ms", True), ("insert_only_ms", False)):
@@ -29,10 +32,21 @@ def audit_write_cost(eng, n: int = 300) -> dict:
                 with c.begin() as tx:
                     if locked:
                         c.execute(sa.text("SELECT pg_advisory_xact_lock(7310001)"))
-                    last = c.execute(sa.text("SELECT id, entry_hash FROM audit_entries ORDER BY id DESC LIMIT 1")
-                                     ).first() if locked else None
-                    c.execute(insert, {"id": (last.id + 1 if last else 1) if locked else 2**31 - 1,
-                                       "p": "0" * 64, "h": secrets.token_hex(32)})
+                    last = (
+                        c.execute(
+                            sa.text("SELECT id, entry_hash FROM audit_entries ORDER BY id DESC LIMIT 1")
+                        ).first()
+                        if locked
+                        else None
+                    )
+                    c.execute(
+                        insert,
+                        {
+                            "id": (last.id + 1 if last else 1) if locked else 2**31 - 1,
+                            "p": "0" * 64,
+                            "h": secrets.token_hex(32),
+                        },
+                    )
                     tx.rollback()
             out[label] = (time.perf_counter() - t0) * 1000 / n
     return out
@@ -46,25 +60,45 @@ def sweep(db: str, log) -> dict:
     with eng.begin() as c:
         c.exec_driver_sql("TRUNCATE reminders_sent")  # so every run does the first sweep's work
         patients = c.exec_driver_sql("SELECT count(*) FROM patients").scalar()
-    env = {**os.environ, "REMS_DATABASE_URL": db_url(db), "REMS_SECRET_KEY": "bench-secret-key-0123456789",
-           "REMS_REDIS_URL": SWEEP_REDIS}
+    env = {
+        **os.environ,
+        "REMS_DATABASE_URL": db_url(db),
+        "REMS_SECRET_KEY": "bench-secret-key-0123456789",
+        "REMS_REDIS_URL": SWEEP_REDIS,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-v", str(ROOT / ".venv/bin/rems"), "reminders", "run"],
-                              env={**env, "REMS_INSTANCE_PATH": tmp}, cwd=ROOT, capture_output=True, text=True,
-                              timeout=1800)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", str(ROOT / ".venv/bin/rems"), "reminders", "run"],
+            env={**env, "REMS_INSTANCE_PATH": tmp},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         seconds = time.perf_counter() - t0
     subprocess.run(["redis-cli", "-n", "13", "FLUSHDB"], capture_output=True)
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
     with eng.connect() as c:
-        recorded = c.exec_driver_sql("SELECT kind, count(*) FROM reminders_sent GROUP BY kind ORDER BY kind").all()
+        recorded = c.exec_driver_sql(
+            "SELECT kind, count(*) FROM reminders_sent GROUP BY kind ORDER BY kind"
+        ).all()
     eng.dispose()
-    result = {"patients": patients, "seconds": seconds, "peak_mb": peak_kb / 1024, "rc": proc.returncode,
-              "output": proc.stdout.strip()[-500:], "recorded": {k: n for k, n in recorded}}
+    result = {
+        "patients": patients,
+        "seconds": seconds,
+        "peak_mb": peak_kb / 1024,
+        "rc": proc.returncode,
+        "output": proc.stdout.strip()[-500:],
+        "recorded": {k: n for k, n in recorded},
+    }
     if proc.returncode:
         result["stderr"] = proc.stderr[-2000:]
-    log(f"  sweep over {patients} patients: {seconds:.1f} s, peak {peak_kb / 1024:.0f} MB, rc {proc.returncode}, "
-        f"{result['recorded']}")
+    log(
+        f"  sweep over {patients} patients: {seconds:.1f} s, peak {peak_kb / 1024:.0f} MB, "
+        f"rc {proc.returncode}, "
+        f"{result['recorded']}"
+    )
     return result
 
 
@@ -77,11 +111,21 @@ def pdf(log, n: int = 20) -> dict:
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "bench"})
     with app.app_context():
-        values = {"program": "iPLEDGE REMS (2026 modification)", "title": "Patient monthly attestation",
-                  "printed_name": "Pat Bench", "role": "Patient", "meaning": "I confirm my monthly attestation",
-                  "signed_local": "November 25, 2026 at 9:41:07 AM EST", "signed_utc": "2026-11-25 14:41:07 UTC",
-                  "record_type": "attestation", "record_id": 4242, "record_sha256": "ab" * 32,
-                  "signature_id": 4242, "post_treatment_days": 30, "document_id": 4242}
+        values = {
+            "program": "iPLEDGE REMS (2026 modification)",
+            "title": "Patient monthly attestation",
+            "printed_name": "Pat Bench",
+            "role": "Patient",
+            "meaning": "I confirm my monthly attestation",
+            "signed_local": "November 25, 2026 at 9:41:07 AM EST",
+            "signed_utc": "2026-11-25 14:41:07 UTC",
+            "record_type": "attestation",
+            "record_id": 4242,
+            "record_sha256": "ab" * 32,
+            "signature_id": 4242,
+            "post_treatment_days": 30,
+            "document_id": 4242,
+        }
         html = documents.render_html(values)
         documents.render_pdf(html)  # warm: fonts, CSS parsing caches, the render thread
         HTML(string=html, base_url=documents.ASSET_SCHEME, url_fetcher=documents._fetcher()).write_pdf()
@@ -93,10 +137,16 @@ def pdf(log, n: int = 20) -> dict:
         for _ in range(n):
             documents.render_pdf(documents.render_html(values))
         service = (time.perf_counter() - t0) / n
-    result = {"service_ms": service * 1000, "weasyprint_ms": alone * 1000, "ratio": service / alone,
-              "per_second": 1 / service}
-    log(f"  pdf: service {service * 1000:.0f} ms, WeasyPrint alone {alone * 1000:.0f} ms, "
-        f"ratio {service / alone:.2f}, {1 / service:.1f} PDFs/s per process")
+    result = {
+        "service_ms": service * 1000,
+        "weasyprint_ms": alone * 1000,
+        "ratio": service / alone,
+        "per_second": 1 / service,
+    }
+    log(
+        f"  pdf: service {service * 1000:.0f} ms, WeasyPrint alone {alone * 1000:.0f} ms, "
+        f"ratio {service / alone:.2f}, {1 / service:.1f} PDFs/s per process"
+    )
     return result
 
 
@@ -104,42 +154,64 @@ def _ok(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
 
-def report(machine: str, cmd: str, duration: int, results: dict, sweep_r: dict | None, pdf_r: dict | None) -> str:
-    lines = ["# Benchmark results", "", f"Machine: {machine}.", "",
-             f"Reproduce: `{cmd}` (wrk: 2 threads, 8 connections, {duration} s per endpoint; gunicorn "
-             "`-w 2 -k gthread --threads 4`; server, PostgreSQL and wrk share the machine).", "",
-             "| size | endpoint | req/s | p50 ms | p99 ms | vs trivial | statuses |",
-             "|---|---|---:|---:|---:|---:|---|"]
+def report(
+    machine: str, cmd: str, duration: int, results: dict, sweep_r: dict | None, pdf_r: dict | None
+) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine}.",
+        "",
+        f"Reproduce: `{cmd}` (wrk: 2 threads, 8 connections, {duration} s per endpoint; gunicorn "
+        "`-w 2 -k gthread --threads 4`; server, PostgreSQL and wrk share the machine).",
+        "",
+        "| size | endpoint | req/s | p50 ms | p99 ms | vs trivial | statuses |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     for size, r in results.items():
         base = r["ping"]["rps"]
         for name in ("ping", "eligibility", "authorizations"):
             x = r[name]
-            lines.append(f"| {size} | {name} | {x['rps']:.0f} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} | "
-                         f"{x['rps'] / base:.0%} | {json.dumps(x['statuses'])} |")
+            lines.append(
+                f"| {size} | {name} | {x['rps']:.0f} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} | "
+                f"{x['rps'] / base:.0%} | {json.dumps(x['statuses'])} |"
+            )
     lines += ["", "| target | measured | result |", "|---|---|---|"]
     for size, r in results.items():
         base = r["ping"]["rps"]
         for name in ("eligibility", "authorizations"):
             x = r[name]
-            lines.append(f"| {size} {name} throughput >= 50% of trivial | {x['rps'] / base:.0%} | "
-                         f"{_ok(x['rps'] >= 0.5 * base)} |")
+            lines.append(
+                f"| {size} {name} throughput >= 50% of trivial | {x['rps'] / base:.0%} | "
+                f"{_ok(x['rps'] >= 0.5 * base)} |"
+            )
             lines.append(f"| {size} {name} p99 <= 50 ms | {x['p99_ms']:.1f} ms | {_ok(x['p99_ms'] <= 50)} |")
         a = r["audit_write_ms"]
-        lines.append(f"| {size} audit write (lock + last hash + insert) vs insert alone | "
-                     f"{a['lock_select_insert_ms']:.2f} ms vs {a['insert_only_ms']:.2f} ms | (measured) |")
+        lines.append(
+            f"| {size} audit write (lock + last hash + insert) vs insert alone | "
+            f"{a['lock_select_insert_ms']:.2f} ms vs {a['insert_only_ms']:.2f} ms | (measured) |"
+        )
     if "100k" in results and "1m" in results:
         for name in ("eligibility", "authorizations"):
             ratio = results["1m"][name]["rps"] / results["100k"][name]["rps"]
             lines.append(f"| {name} throughput 1M >= 90% of 100k | {ratio:.0%} | {_ok(ratio >= 0.9)} |")
     if sweep_r:
-        lines.append(f"| reminder sweep over {sweep_r['patients']:,} patients < 60 s | {sweep_r['seconds']:.1f} s "
-                     f"(exit {sweep_r['rc']}) | {_ok(sweep_r['seconds'] < 60 and sweep_r['rc'] == 0)} |")
-        lines.append(f"| reminder sweep peak memory < 300 MB | {sweep_r['peak_mb']:.0f} MB | "
-                     f"{_ok(sweep_r['peak_mb'] < 300)} |")
+        lines.append(
+            f"| reminder sweep over {sweep_r['patients']:,} patients < 60 s | {sweep_r['seconds']:.1f} s "
+            f"(exit {sweep_r['rc']}) | {_ok(sweep_r['seconds'] < 60 and sweep_r['rc'] == 0)} |"
+        )
+        lines.append(
+            f"| reminder sweep peak memory < 300 MB | {sweep_r['peak_mb']:.0f} MB | "
+            f"{_ok(sweep_r['peak_mb'] < 300)} |"
+        )
         lines.append(f"| reminders recorded by that sweep | {json.dumps(sweep_r['recorded'])} | |")
     if pdf_r:
-        lines.append(f"| PDF: render_pdf vs WeasyPrint alone <= 2x | {pdf_r['service_ms']:.0f} ms vs "
-                     f"{pdf_r['weasyprint_ms']:.0f} ms = {pdf_r['ratio']:.2f}x | {_ok(pdf_r['ratio'] <= 2)} |")
-        lines.append(f"| PDFs per second per process >= 5 | {pdf_r['per_second']:.1f} | "
-                     f"{_ok(pdf_r['per_second'] >= 5)} |")
+        lines.append(
+            f"| PDF: render_pdf vs WeasyPrint alone <= 2x | {pdf_r['service_ms']:.0f} ms vs "
+            f"{pdf_r['weasyprint_ms']:.0f} ms = {pdf_r['ratio']:.2f}x | {_ok(pdf_r['ratio'] <= 2)} |"
+        )
+        lines.append(
+            f"| PDFs per second per process >= 5 | {pdf_r['per_second']:.1f} | "
+            f"{_ok(pdf_r['per_second'] >= 5)} |"
+        )
     return "\n".join(lines) + "\n"

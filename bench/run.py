@@ -9,6 +9,7 @@ Then the reminder sweep over the largest database and the PDF timing. Writes ben
 RMAs issued by a previous run (recorded on the seed day or later) are deleted first, so runs
 repeat. Each wrk run is bounded by --duration seconds (<= 30).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,16 +60,23 @@ def today():
 def reset(eng, day) -> int:
     """Remove what a previous run issued, so every run starts from the seeded state."""
     with eng.begin() as c:
-        n = c.execute(sa.text("DELETE FROM authorizations WHERE recorded_at >= (CAST(:d AS date)::timestamp "
-                              "AT TIME ZONE 'America/New_York')"), {"d": day}).rowcount
+        n = c.execute(
+            sa.text(
+                "DELETE FROM authorizations WHERE recorded_at >= (CAST(:d AS date)::timestamp "
+                "AT TIME ZONE 'America/New_York')"
+            ),
+            {"d": day},
+        ).rowcount
         c.execute(sa.text("DELETE FROM idempotency_records"))
     return n
 
 
 def samples(eng, n_patients: int, rng: random.Random):
     """Patients to ask about, by the seed's kinds (bench/seed.py): kind = (id // 2) % 4."""
-    q = ("SELECT p.id, p.rems_id, p.date_of_birth, r.npi FROM patients p JOIN prescribers r "
-         "ON r.id = p.prescriber_id WHERE p.id = ANY(:ids)")
+    q = (
+        "SELECT p.id, p.rems_id, p.date_of_birth, r.npi FROM patients p JOIN prescribers r "
+        "ON r.id = p.prescriber_id WHERE p.id = ANY(:ids)"
+    )
 
     def fetch(ids):
         with eng.connect() as c:
@@ -81,12 +89,32 @@ def samples(eng, n_patients: int, rng: random.Random):
 
 
 def start_server(db: str, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "REMS_DATABASE_URL": seed.db_url(db), "REMS_SECRET_KEY": "bench-secret-key-0123456789",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "REMS_DATABASE_URL": seed.db_url(db),
+        "REMS_SECRET_KEY": "bench-secret-key-0123456789",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("REMS_REDIS_URL", None)
-    proc = subprocess.Popen([str(VENV / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4",
-                             "-b", f"127.0.0.1:{port}", "rems:create_app()"], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(VENV / "gunicorn"),
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "rems:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
@@ -105,19 +133,27 @@ def stop_server(proc: subprocess.Popen) -> None:
 def tokens(port: int) -> list[str]:
     out = []
     for h in range(1, PHARMACISTS + 1):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/auth/token", method="POST",
-                                     data=json.dumps({"email": f"rph{h}@bench.example",
-                                                      "password": seed.BENCH_PASSWORD}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            method="POST",
+            data=json.dumps({"email": f"rph{h}@bench.example", "password": seed.BENCH_PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req) as resp:  # noqa: S310
             out.append(json.loads(resp.read())["token"])
     return out
 
 
-def request_files(tmp: Path, toks: list[str], eligible, refused, anyone, rng: random.Random) -> dict[str, Path]:
+def request_files(
+    tmp: Path, toks: list[str], eligible, refused, anyone, rng: random.Random
+) -> dict[str, Path]:
     def lookup(p, h):
-        return {"rems_id": p["rems_id"], "date_of_birth": p["date_of_birth"].isoformat(),
-                "prescriber_npi": p["npi"], "pharmacy_ncpdp_id": str(9_000_000 + h)}
+        return {
+            "rems_id": p["rems_id"],
+            "date_of_birth": p["date_of_birth"].isoformat(),
+            "prescriber_npi": p["npi"],
+            "pharmacy_ncpdp_id": str(9_000_000 + h),
+        }
 
     files = {}
     ping = [f"GET\t/api/v1/ping\t{toks[i % len(toks)]}" for i in range(len(toks))]
@@ -141,14 +177,35 @@ def request_files(tmp: Path, toks: list[str], eligible, refused, anyone, rng: ra
 
 def wrk(port: int, reqs: Path, duration: int) -> dict:
     env = {**os.environ, "REQS_FILE": str(reqs), "WRK_THREADS": str(WRK_THREADS)}
-    out = subprocess.run(["wrk", "-t", str(WRK_THREADS), "-c", str(WRK_CONNECTIONS), "-d", f"{duration}s",
-                          "--timeout", "5s", "-s", str(ROOT / "bench" / "requests.lua"), f"http://127.0.0.1:{port}"],
-                         env=env, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(WRK_THREADS),
+            "-c",
+            str(WRK_CONNECTIONS),
+            "-d",
+            f"{duration}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(ROOT / "bench" / "requests.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
+    ).stdout
     statuses = {int(c): int(n) for c, n in re.findall(r"STATUS (\d+) (\d+)", out)}
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50_ms": int(re.search(r"P50_US (\d+)", out).group(1)) / 1000,
-            "p99_ms": int(re.search(r"P99_US (\d+)", out).group(1)) / 1000,
-            "statuses": statuses, "errors": "Socket errors" in out}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": int(re.search(r"P50_US (\d+)", out).group(1)) / 1000,
+        "p99_ms": int(re.search(r"P99_US (\d+)", out).group(1)) / 1000,
+        "statuses": statuses,
+        "errors": "Socket errors" in out,
+    }
 
 
 def run_size(label: str, duration: int, rng: random.Random, log) -> dict:
@@ -168,8 +225,10 @@ def run_size(label: str, duration: int, rng: random.Random, log) -> dict:
             wrk(port, files["ping"], 3)  # warm up both workers
             for name in ("ping", "eligibility", "authorizations"):
                 results[name] = r = wrk(port, files[name], duration)
-                log(f"  {label} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
-                    f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}")
+                log(
+                    f"  {label} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                    f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}"
+                )
         finally:
             stop_server(server)
         results["audit_write_ms"] = extras.audit_write_cost(eng)
@@ -178,13 +237,32 @@ def run_size(label: str, duration: int, rng: random.Random, log) -> dict:
 
 
 def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    mem = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
-                   if ln.startswith("MemTotal"))) / 1024 / 1024
-    pg = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],
-                        capture_output=True, text=True).stdout.strip()
-    return f"{os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, PostgreSQL {pg}, Python {platform.python_version()}"
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = (
+        int(
+            next(
+                ln.split()[1]
+                for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")
+            )
+        )
+        / 1024
+        / 1024
+    )
+    pg = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    py = platform.python_version()
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, PostgreSQL {pg}, Python {py}"
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,7 @@
 """JSON API v1 (api.md). Views are thin: validate, authorise, call one service, serialise."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import wraps
 
@@ -52,6 +53,24 @@ def current_api_user():
     return row.user
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body() -> dict:
+    """The request body as a JSON object, or ApiError 400. Parsed here rather than with
+    `request.get_json(silent=True)`, which lets a deeply nested body's RecursionError through
+    (a 500) and accepts the non-JSON constants NaN and Infinity."""
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant) if raw else None
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError(400, "BAD_REQUEST", "The body must be a JSON object.")
+    return data
+
+
 def endpoint(method: str, rule: str, *, action: str | None, summary: str, body: dict | None = None,
              query: dict | None = None, status: int = 200, raw_body: str | None = None):
     """Register an API view. `action` None marks an open endpoint; otherwise policy decides roles."""
@@ -65,9 +84,7 @@ def endpoint(method: str, rule: str, *, action: str | None, summary: str, body: 
             else:
                 g.user = None
             if body is not None:
-                data = request.get_json(silent=True, force=True) if request.data else None
-                if data is None:
-                    raise ApiError(400, "BAD_REQUEST", "The body must be a JSON object.")
+                data = json_body()
                 kwargs["body"] = validate(body, data)
             if query is not None:
                 kwargs["query"] = validate(query, request.args.to_dict())

@@ -23,6 +23,17 @@ NAMED = {
     "auth.sign_in": "sign-in",
     "api.activate": "activation",
     "auth.activate": "activation",
+    "auth.password": "sign-in",
+    "api.register_prescriber": "registration",
+    "api.register_pharmacy": "registration",
+    "auth.register_prescriber": "registration",
+    "auth.register_pharmacy": "registration",
+    # web pages whose POST is an e-signature (password re-entered)
+    "patient.consent": "signing",
+    "patient.monthly": "signing",
+    "pharmacist.attest": "signing",
+    "prescriber.certification": "signing",
+    "prescriber.record": "signing",
 }
 LIMITED_METHODS = ["POST", "PUT", "DELETE"]
 

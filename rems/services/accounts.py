@@ -25,7 +25,9 @@ def authenticate(email: str, password: str) -> User:
     """Check credentials; the same INVALID_CREDENTIALS for unknown email and wrong password."""
     user = find_user(email)
     limits.check_allowed(user, email)
-    if user is None or not verify_password(user.password_hash, password) or user.status != "active":
+    # Always one argon2 operation, so an unknown email costs the same time as a wrong password.
+    password_ok = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not password_ok or user.status != "active":
         limits.note_failure(user, email)
         with unit_of_work():
             audit.record("auth.failed", "user", user.id if user else None,

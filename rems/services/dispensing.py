@@ -57,16 +57,18 @@ def _request(user: User, data: dict, lock: bool = False):
         if row is not None and row.Patient.date_of_birth == data["date_of_birth"]:
             patient, course = row
     member = select(PharmacyMember.id).where(PharmacyMember.pharmacy_id == Pharmacy.id,
-                                             PharmacyMember.user_id == user.id, PharmacyMember.active).exists()
+                                             PharmacyMember.user_id == user.id,
+                                             PharmacyMember.active).exists()
     one = select(literal(1).label("one")).subquery()
     prescriber, pharmacy, is_member = db.session.execute(
         select(Prescriber, Pharmacy, member.label("member")).select_from(one)
         .outerjoin(Prescriber, Prescriber.npi == data["prescriber_npi"])
         .outerjoin(Pharmacy, Pharmacy.ncpdp_id == data["pharmacy_ncpdp_id"])).one()
     facts = patient_facts(patient, course, course_records(course.id)) if patient is not None else None
-    req = DispenseRequest(patient=facts, prescriber=prescriber_facts(prescriber), pharmacy=pharmacy_facts(pharmacy),
-                          pharmacist_is_member=bool(is_member), days_supply=data.get("days_supply"),
-                          patient_prescriber=prescriber_facts(patient.prescriber) if patient is not None else None)
+    req = DispenseRequest(patient=facts, prescriber=prescriber_facts(prescriber),
+                          pharmacy=pharmacy_facts(pharmacy), pharmacist_is_member=bool(is_member),
+                          days_supply=data.get("days_supply"),
+                          patient_prescriber=prescriber_facts(patient.prescriber) if patient else None)
     return req, patient, course, pharmacy, prescriber
 
 

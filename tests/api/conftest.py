@@ -1,4 +1,5 @@
 """Fixtures of the HTTP API tests: an `Api` driver and a certified practice built through the API."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ def practice(api, factory):
     admin = factory.admin().email  # administrators are created with `rems users create-admin`
     prescriber = api.register_prescriber()
     pharmacy = api.register_pharmacy()
-    return Practice(admin=admin, prescriber=prescriber, pharmacy=pharmacy, pharmacist=api.add_pharmacist(pharmacy))
+    return Practice(
+        admin=admin, prescriber=prescriber, pharmacy=pharmacy, pharmacist=api.add_pharmacist(pharmacy)
+    )
 
 
 @pytest.fixture

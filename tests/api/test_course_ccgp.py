@@ -1,4 +1,5 @@
 """A whole course of a patient who cannot get pregnant, over HTTP (R-PAT-4, R-CYC-3, R-END-1)."""
+
 from __future__ import annotations
 
 from tests.api.helpers import codes
@@ -30,12 +31,22 @@ def test_ccgp_course_visit_each_cycle_thirty_day_window(api, practice, go):
     assert codes(api.eligibility(pharmacist, p, ph)) == {"VISIT_REQUIRED", "WINDOW_EXPIRED"}
     api.visit(p, 90, counseled=False)
     rma3 = api.authorize(pharmacist, p, ph).get_json()["rma"]
-    api.call("POST", f"/authorizations/{rma3}/reversal", as_=pharmacist, json={"reason": "never picked up"},
-             expect=200)
+    api.call(
+        "POST",
+        f"/authorizations/{rma3}/reversal",
+        as_=pharmacist,
+        json={"reason": "never picked up"},
+        expect=200,
+    )
     assert api.authorize(pharmacist, p, ph, days_supply=28).status_code == 201  # R-RMA-4
 
     go(95)
-    done = api.call("POST", f"/patients/{p.rems_id}/end-of-treatment", as_=p.prescriber.email,
-                    json={"last_dose_date": api.day(94)}, expect=200).get_json()
+    done = api.call(
+        "POST",
+        f"/patients/{p.rems_id}/end-of-treatment",
+        as_=p.prescriber.email,
+        json={"last_dose_date": api.day(94)},
+        expect=200,
+    ).get_json()
     assert done["course_status"] == "completed"  # R-END-1: CCGP completes at once
     assert codes(api.authorize(pharmacist, p, ph)) >= {"TREATMENT_ENDED"}

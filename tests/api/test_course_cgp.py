@@ -1,4 +1,5 @@
 """A whole course of a patient who can get pregnant, over HTTP, across months (R-LOOP-1, R-CYC-*)."""
+
 from __future__ import annotations
 
 from tests.api.helpers import codes
@@ -11,8 +12,13 @@ def test_cgp_course_from_enrollment_to_completion(api, practice, go):
     # Day 0: nothing but consent yet (R-RMA-5: every unmet requirement listed).
     first = api.eligibility(pharmacist, p, ph)
     assert first["eligible"] is False
-    assert {"COUNSELING_REQUIRED", "CONTRACEPTION_MISSING", "SCREENING_TEST_MISSING", "PREGNANCY_TEST_REQUIRED",
-            "ATTESTATION_REQUIRED"} <= codes(first)
+    assert {
+        "COUNSELING_REQUIRED",
+        "CONTRACEPTION_MISSING",
+        "SCREENING_TEST_MISSING",
+        "PREGNANCY_TEST_REQUIRED",
+        "ATTESTATION_REQUIRED",
+    } <= codes(first)
     assert "CONSENT_MISSING" not in codes(first)
     api.contraception(p, -10)  # R-CYC-1: a start before enrollment counts in the first cycle
     api.test(p, "screening", 0)
@@ -43,9 +49,13 @@ def test_cgp_course_from_enrollment_to_completion(api, practice, go):
     go(40)
     status = api.status(p)
     assert status["cycle"] == 2 and not status["eligible"]
-    api.call("POST", f"/patients/{p.rems_id}/home-testing", as_=p.prescriber.email,
-             json={"enabled": True, "procedure": "Photo of the test with today's newspaper, sent the same day."},
-             expect=200)
+    api.call(
+        "POST",
+        f"/patients/{p.rems_id}/home-testing",
+        as_=p.prescriber.email,
+        json={"enabled": True, "procedure": "Photo of the test with today's newspaper, sent the same day."},
+        expect=200,
+    )
     api.test(p, "monthly", 40, setting="home")
     api.visit(p, 40, counseled=True)
     api.attest(p, admin)
@@ -63,7 +73,12 @@ def test_cgp_course_from_enrollment_to_completion(api, practice, go):
     assert api.eligibility(pharmacist, p, ph)["eligible"] is True
     go(74)  # window day 66..72 closed
     missed = api.eligibility(pharmacist, p, ph)
-    assert {"WINDOW_EXPIRED", "PREGNANCY_TEST_REQUIRED", "COUNSELING_REQUIRED", "ATTESTATION_REQUIRED"} <= codes(missed)
+    assert {
+        "WINDOW_EXPIRED",
+        "PREGNANCY_TEST_REQUIRED",
+        "COUNSELING_REQUIRED",
+        "ATTESTATION_REQUIRED",
+    } <= codes(missed)
     assert any("window closed" in r["message"] for r in missed["reasons"])
     api.test(p, "monthly", 74)  # no waiting period in ipledge-2026
     api.visit(p, 74)
@@ -71,8 +86,13 @@ def test_cgp_course_from_enrollment_to_completion(api, practice, go):
     rma3 = api.authorize(pharmacist, p, ph, quantity=90).get_json()["rma"]
 
     # Reversal inside the window reopens the cycle (R-RMA-4); a corrected RMA follows.
-    rev = api.call("POST", f"/authorizations/{rma3}/reversal", as_=pharmacist, json={"reason": "wrong quantity"},
-                   expect=200).get_json()
+    rev = api.call(
+        "POST",
+        f"/authorizations/{rma3}/reversal",
+        as_=pharmacist,
+        json={"reason": "wrong quantity"},
+        expect=200,
+    ).get_json()
     assert rev["status"] == "reversed" and rev["reversal_reason"] == "wrong quantity"
     again = api.call("POST", f"/authorizations/{rma3}/reversal", as_=pharmacist, json={"reason": "twice"})
     assert again.status_code == 409
@@ -81,8 +101,13 @@ def test_cgp_course_from_enrollment_to_completion(api, practice, go):
 
     # End of treatment (R-END-1): post_treatment until a test >= 30 days after the last dose.
     go(100)
-    ended = api.call("POST", f"/patients/{p.rems_id}/end-of-treatment", as_=p.prescriber.email,
-                     json={"last_dose_date": api.day(100), "reason": "course complete"}, expect=200).get_json()
+    ended = api.call(
+        "POST",
+        f"/patients/{p.rems_id}/end-of-treatment",
+        as_=p.prescriber.email,
+        json={"last_dose_date": api.day(100), "reason": "course complete"},
+        expect=200,
+    ).get_json()
     assert ended["course_status"] == "post_treatment"
     assert codes(api.authorize(pharmacist, p, ph)) >= {"TREATMENT_ENDED"}
     go(130)

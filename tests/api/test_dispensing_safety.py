@@ -1,4 +1,5 @@
 """Idempotency-Key replays and concurrent authorizations (R-RMA-2: one RMA per cycle, whatever the race)."""
+
 from __future__ import annotations
 
 import threading
@@ -29,7 +30,9 @@ def test_idempotency_key_replays_the_first_answer(api, practice):
     # Without a key the same body is a new request: refused as already authorized (R-RMA-2).
     assert codes(api.authorize(practice.pharmacist, p, practice.pharmacy)) >= {"ALREADY_AUTHORIZED"}
     assert count_rows(api.app, "authorizations")["authorizations"] == 1
-    too_long = api.authorize(practice.pharmacist, p, practice.pharmacy, headers={"Idempotency-Key": "k" * 201})
+    too_long = api.authorize(
+        practice.pharmacist, p, practice.pharmacy, headers={"Idempotency-Key": "k" * 201}
+    )
     assert too_long.status_code == 422 and too_long.get_json()["errors"][0]["field"] == "Idempotency-Key"
 
 

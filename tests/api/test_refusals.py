@@ -2,6 +2,7 @@
 
 Each test names the rule it proves; `test_every_refusal_code_is_exercised` keeps the list complete.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,26 +49,44 @@ def test_r_pres_1_prescriber_not_certified(api, practice, client):
     p = _ccgp_ready(api, practice)
     pending = api.register_prescriber(certify=False)
     # A pending prescriber cannot enroll...
-    resp = api.call("POST", "/patients", as_=pending.email, json={
-        "first_name": "A", "last_name": "B", "date_of_birth": "2001-01-01", "email": "ab@example.org",
-        "category": CCGP})
+    resp = api.call(
+        "POST",
+        "/patients",
+        as_=pending.email,
+        json={
+            "first_name": "A",
+            "last_name": "B",
+            "date_of_birth": "2001-01-01",
+            "email": "ab@example.org",
+            "category": CCGP,
+        },
+    )
     assert resp.status_code == 403 and resp.get_json()["code"] == "PRESCRIBER_NOT_CERTIFIED"
     # ...nor be on a prescription.
-    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy, prescriber_npi=pending.npi),
-             {"PRESCRIBER_NOT_CERTIFIED", "PRESCRIBER_MISMATCH"})
+    _refused(
+        api.authorize(practice.pharmacist, p, practice.pharmacy, prescriber_npi=pending.npi),
+        {"PRESCRIBER_NOT_CERTIFIED", "PRESCRIBER_MISMATCH"},
+    )
     # A suspended prescriber gets no new authorization for any patient.
     users = api.call("GET", "/admin/users", as_=practice.admin, expect=200).get_json()["users"]
     pres_id = next(u["id"] for u in users if u["email"] == practice.prescriber.email)
-    api.call("POST", f"/admin/users/{pres_id}/status", as_=practice.admin,
-             json={"status": "suspended", "reason": "license under review"}, expect=200)
+    api.call(
+        "POST",
+        f"/admin/users/{pres_id}/status",
+        as_=practice.admin,
+        json={"status": "suspended", "reason": "license under review"},
+        expect=200,
+    )
     _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"PRESCRIBER_NOT_CERTIFIED"})
 
 
 def test_r_loop_1_prescriber_mismatch(api, practice):
     p = _ccgp_ready(api, practice)
     other = api.register_prescriber()
-    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy, prescriber_npi=other.npi),
-             {"PRESCRIBER_MISMATCH"})
+    _refused(
+        api.authorize(practice.pharmacist, p, practice.pharmacy, prescriber_npi=other.npi),
+        {"PRESCRIBER_MISMATCH"},
+    )
 
 
 def test_r_phar_1_pharmacy_not_certified(api, practice):
@@ -125,8 +144,10 @@ def test_r_con_2_contraception_lead_in_incomplete(api, practice):
     api.visit(p, 0)
     api.test(p, "confirmation", 0)
     api.attest(p, practice.admin)
-    got = _refused(api.authorize(practice.pharmacist, p, practice.pharmacy),
-                   contains={"CONTRACEPTION_LEAD_IN_INCOMPLETE", "PREGNANCY_TEST_REQUIRED"})
+    got = _refused(
+        api.authorize(practice.pharmacist, p, practice.pharmacy),
+        contains={"CONTRACEPTION_LEAD_IN_INCOMPLETE", "PREGNANCY_TEST_REQUIRED"},
+    )
     assert "CONFIRMATION_TEST_TOO_EARLY" not in got
 
 
@@ -173,15 +194,19 @@ def test_r_pt_3_home_test_not_allowed(api, practice, go):
     path = f"/patients/{p2.rems_id}/home-testing"
     missing = api.call("POST", path, as_=p2.prescriber.email, json={"enabled": True}, expect=422).get_json()
     assert missing["errors"][0]["field"] == "procedure"
-    api.call("POST", path, as_=p2.prescriber.email, json={"enabled": True, "procedure": "Video call."}, expect=200)
+    api.call(
+        "POST", path, as_=p2.prescriber.email, json={"enabled": True, "procedure": "Video call."}, expect=200
+    )
     api.test(p2, "monthly", 45, setting="home")
     api.visit(p2, 45)
     api.attest(p2, practice.admin)
     assert api.eligibility(practice.pharmacist, p2, practice.pharmacy)["eligible"] is True
     # Permission withdrawn: the home test no longer opens the window.
     api.call("POST", path, as_=p2.prescriber.email, json={"enabled": False}, expect=200)
-    _refused(api.authorize(practice.pharmacist, p2, practice.pharmacy),
-             {"HOME_TEST_NOT_ALLOWED", "PREGNANCY_TEST_REQUIRED"})
+    _refused(
+        api.authorize(practice.pharmacist, p2, practice.pharmacy),
+        {"HOME_TEST_NOT_ALLOWED", "PREGNANCY_TEST_REQUIRED"},
+    )
 
 
 def test_r_att_1_attestation_required(api, practice):
@@ -205,7 +230,9 @@ def test_r_att_2_three_failures_need_new_counseling(api, practice):
 
 def test_r_cyc_3_visit_required(api, practice):
     p = api.enroll(practice.prescriber, CCGP)
-    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"COUNSELING_REQUIRED", "VISIT_REQUIRED"})
+    _refused(
+        api.authorize(practice.pharmacist, p, practice.pharmacy), {"COUNSELING_REQUIRED", "VISIT_REQUIRED"}
+    )
 
 
 def test_r_cyc_4_window_expired(api, practice, go):
@@ -218,10 +245,14 @@ def test_r_rma_2_already_authorized(api, practice):
     p = _ccgp_ready(api, practice)
     assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201
     # The next cycle's visit and the refill timing are also unmet: every reason is listed (R-RMA-5).
-    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy),
-             {"ALREADY_AUTHORIZED", "VISIT_REQUIRED", "REFILL_TOO_SOON"})
+    _refused(
+        api.authorize(practice.pharmacist, p, practice.pharmacy),
+        {"ALREADY_AUTHORIZED", "VISIT_REQUIRED", "REFILL_TOO_SOON"},
+    )
     api.visit(p, 0, counseled=False)
-    _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"ALREADY_AUTHORIZED", "REFILL_TOO_SOON"})
+    _refused(
+        api.authorize(practice.pharmacist, p, practice.pharmacy), {"ALREADY_AUTHORIZED", "REFILL_TOO_SOON"}
+    )
 
 
 def test_r_rma_3_refill_too_soon(api, practice, go):
@@ -261,15 +292,22 @@ def test_r_pt_4_pregnancy_reported(api, practice):
     case_id = db.session.query(PregnancyCase.id).scalar()
     path = f"/admin/pregnancy-cases/{case_id}/close"
     assert api.call("POST", path, as_=p.prescriber.email, json={"reason": "x"}).status_code == 403
-    closed = api.call("POST", path, as_=practice.admin, json={"reason": "outcome recorded"}, expect=200).get_json()
+    closed = api.call(
+        "POST", path, as_=practice.admin, json={"reason": "outcome recorded"}, expect=200
+    ).get_json()
     assert closed["reason"] == "outcome recorded"
     assert api.call("POST", path, as_=practice.admin, json={"reason": "again"}).status_code == 409
 
 
 def test_r_end_1_treatment_ended(api, practice):
     p = _ccgp_ready(api, practice)
-    api.call("POST", f"/patients/{p.rems_id}/end-of-treatment", as_=p.prescriber.email,
-             json={"last_dose_date": api.day(0)}, expect=200)
+    api.call(
+        "POST",
+        f"/patients/{p.rems_id}/end-of-treatment",
+        as_=p.prescriber.email,
+        json={"last_dose_date": api.day(0)},
+        expect=200,
+    )
     _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"TREATMENT_ENDED"})
 
 

@@ -1,4 +1,5 @@
 """E-signatures (R-SIG-1), activation codes (R-PAT-3, R-PHAR-1) and sign-in over the API."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,11 +22,17 @@ def test_r_sig_1_wrong_password_records_nothing(api, practice):
     tables = ("signatures", "documents", "visits", "attestations", "attestation_failures")
     before = count_rows(api.app, *tables)
     attempts = [
-        (practice.prescriber.email, "/patients/%s/visits" % p.rems_id,
-         {"visit_date": api.day(0), "counseled": True, "signature": BAD}),
+        (
+            practice.prescriber.email,
+            f"/patients/{p.rems_id}/visits",
+            {"visit_date": api.day(0), "counseled": True, "signature": BAD},
+        ),
         (p.email, "/me/consent", {"signature": BAD}),
-        (p.email, "/me/attestations", {"answers": {}, "contraception": {"forms": ["iud", "male_condom"]},
-                                      "signature": BAD}),
+        (
+            p.email,
+            "/me/attestations",
+            {"answers": {}, "contraception": {"forms": ["iud", "male_condom"]}, "signature": BAD},
+        ),
         (practice.prescriber.email, "/prescribers/me/attestation", {"signature": BAD}),
         (practice.pharmacy.rsp, f"/pharmacies/{practice.pharmacy.ncpdp}/attestation", {"signature": BAD}),
     ]
@@ -61,8 +68,9 @@ def _enroll_only(api, practice):
 
 
 def _activate(api, code, dob, password=PASSWORD):
-    return api.call("POST", "/activate", json={"activation_code": code, "password": password,
-                                               "date_of_birth": dob})
+    return api.call(
+        "POST", "/activate", json={"activation_code": code, "password": password, "date_of_birth": dob}
+    )
 
 
 def test_activation_code_is_single_use(api, practice):
@@ -89,7 +97,10 @@ def test_five_failures_void_the_code(api, practice):
     voided = _activate(api, p.code, p.dob)
     assert voided.status_code == 400 and voided.get_json()["code"] == "ACTIVATION_INVALID"
     # and the account stays inactive
-    assert api.client.post("/api/v1/auth/token", json={"email": p.email, "password": PASSWORD}).status_code == 401
+    assert (
+        api.client.post("/api/v1/auth/token", json={"email": p.email, "password": PASSWORD}).status_code
+        == 401
+    )
 
 
 def test_weak_password_at_activation_keeps_the_code(api, practice):
@@ -101,6 +112,8 @@ def test_weak_password_at_activation_keeps_the_code(api, practice):
 
 def test_unknown_email_and_wrong_password_answer_alike(api, practice):
     a = api.client.post("/api/v1/auth/token", json={"email": "nobody@example.org", "password": PASSWORD})
-    b = api.client.post("/api/v1/auth/token", json={"email": practice.prescriber.email, "password": "wrong" * 3})
+    b = api.client.post(
+        "/api/v1/auth/token", json={"email": practice.prescriber.email, "password": "wrong" * 3}
+    )
     assert a.status_code == b.status_code == 401
     assert a.get_json() == b.get_json() and a.get_json()["code"] == "INVALID_CREDENTIALS"

@@ -4,6 +4,7 @@ A `before_cursor_execute` listener on the engine counts every statement the requ
 (reads, the audit write of R-AUD-1 with its chain lock, the RMA insert): a statement per record or
 per patient would show up as a count that grows with the history or the patient list.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,8 +76,11 @@ def test_authorization_statement_count_is_constant_in_history_length(client, dis
     for patient in (short, long):
         _fresh_request_state()
         with counting() as statements:
-            resp = client.post("/api/v1/authorizations", headers=headers,
-                               json={**_lookup(lookup, patient), "days_supply": 30, "quantity": 60})
+            resp = client.post(
+                "/api/v1/authorizations",
+                headers=headers,
+                json={**_lookup(lookup, patient), "days_supply": 30, "quantity": 60},
+            )
         assert resp.status_code == 201, resp.get_json()
         counts.append(len(statements))
     assert counts[0] == counts[1], counts

@@ -33,6 +33,7 @@ def _superuser_sql(app, backend, sql: str):
     """Run `sql` with the append-only triggers switched off, as a superuser could."""
     from rems.extensions import db
 
+    db.session.commit()  # end the session's transaction: DDL below needs the table's lock
     with db.engine.begin() as conn:
         if backend == "postgres":
             conn.exec_driver_sql("ALTER TABLE audit_entries DISABLE TRIGGER USER")
@@ -43,6 +44,13 @@ def _superuser_sql(app, backend, sql: str):
             conn.exec_driver_sql("DROP TRIGGER audit_entries_no_delete")
             conn.exec_driver_sql(sql)
     db.session.expire_all()
+
+
+def _cli(runner, *args):
+    """The installed `rems` command (rems.cli.main), bound to the test app."""
+    from rems.cli import main
+
+    return runner.invoke(main, list(args))
 
 
 def _some_history(factory, n=3):
@@ -81,6 +89,7 @@ def test_r_aud_1_triggers_refuse_truncate(app, factory, backend):
 
     _pg(backend)
     _some_history(factory, 1)
+    db.session.commit()  # release the session's locks: TRUNCATE waits for an exclusive lock
     for table in ("audit_entries", "signatures"):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             with db.engine.begin() as conn:
@@ -134,7 +143,7 @@ def _tamper_and_check(app, client, runner, backend, factory, sql, broken_at):
     admin = factory.admin()
     _some_history(factory, 2)
     _superuser_sql(app, backend, sql)
-    result = runner.invoke(args=["audit", "verify"])
+    result = _cli(runner, "audit", "verify")
     assert result.exit_code == 1, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     assert out["ok"] is False and out["broken_at"] == broken_at
@@ -163,7 +172,7 @@ def test_r_aud_1_edited_entry_with_recomputed_hash_breaks_the_next_link(app, cli
     forged = audit.entry_hash(row, row.prev_hash)
     db.session.rollback()
     _superuser_sql(app, backend, f"UPDATE audit_entries SET action = 'forged', entry_hash = '{forged}' WHERE id = 2")
-    result = runner.invoke(args=["audit", "verify"])
+    result = _cli(runner, "audit", "verify")
     assert result.exit_code == 1
     assert json.loads(result.output.strip().splitlines()[-1])["broken_at"] == 3
 
@@ -174,7 +183,7 @@ def test_r_aud_1_deleted_entry_is_reported(app, client, runner, backend, factory
 
 def test_r_aud_1_cli_verify_ok_exits_zero(app, runner, factory):
     _some_history(factory, 1)
-    result = runner.invoke(args=["audit", "verify"])
+    result = _cli(runner, "audit", "verify")
     assert result.exit_code == 0
     assert json.loads(result.output.strip().splitlines()[-1])["ok"] is True
 
