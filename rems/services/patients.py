@@ -6,7 +6,7 @@ import secrets
 from sqlalchemy import select
 
 from rems import tasks
-from rems.clock import now, program
+from rems.clock import now, program, today
 from rems.errors import ApiError
 from rems.extensions import db
 from rems.models import (
@@ -72,7 +72,7 @@ def enroll(user: User, data: dict) -> tuple[Patient, str | None]:
     """R-PAT-1: enroll a patient with a unique REMS ID; a duplicate (same first and last name and
     date of birth) is refused unless the prescriber asks to transfer that patient."""
     _require_certified(user)
-    if data["date_of_birth"] > now().date():
+    if data["date_of_birth"] > today():  # program-local date (R-TIME-1), not the UTC one
         raise ApiError.field("date_of_birth", "cannot be in the future", code="DATE_IN_FUTURE")
     key = name_key(data["first_name"], data["last_name"])
     with unit_of_work():

@@ -10,6 +10,7 @@ notification is created once, and concurrent deliveries of one row are serialise
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from flask import render_template
@@ -52,21 +53,33 @@ def _insert(table):
     return insert(table)
 
 
-def record(due: list[Due]) -> list[tuple[int, str]]:
-    """R-REM-2: insert the rows that do not exist yet; returns (id, kind) of the NEW rows only."""
+def record(due: Iterable[Due]) -> list[tuple[int, str]]:
+    """R-REM-2: insert the rows that do not exist yet; returns (id, kind) of the NEW rows only.
+
+    Consumes `due` lazily, INSERT_CHUNK rows per INSERT ... ON CONFLICT DO NOTHING, so a sweep
+    never holds every due reminder in memory; each chunk is inserted in key order (the due streams
+    are produced in a deterministic order, so concurrent sweeps take their locks in one order)."""
     table = ReminderSent.__table__
     created = clock.now()
-    unique = {(d.recipient_id, d.kind, d.subject_key): d for d in due}
-    ordered = [unique[k] for k in sorted(unique)]  # one lock order for concurrent sweeps
     new: list[tuple[int, str]] = []
-    for start in range(0, len(ordered), INSERT_CHUNK):
+    chunk: dict[tuple[int, str, str], Due] = {}
+
+    def flush() -> None:
         values = [{"recipient_id": d.recipient_id, "kind": d.kind, "subject_key": d.subject_key,
                    "payload": d.payload, "created_at": created, "attempts": 0}
-                  for d in ordered[start:start + INSERT_CHUNK]]
+                  for _, d in sorted(chunk.items())]
         stmt = (_insert(table).values(values)
                 .on_conflict_do_nothing(index_elements=["recipient_id", "kind", "subject_key"])
                 .returning(table.c.id, table.c.kind))
         new.extend((row.id, row.kind) for row in db.session.execute(stmt))
+        chunk.clear()
+
+    for d in due:
+        chunk[(d.recipient_id, d.kind, d.subject_key)] = d  # a repeat in a later chunk: ON CONFLICT
+        if len(chunk) == INSERT_CHUNK:
+            flush()
+    if chunk:
+        flush()
     return new
 
 
@@ -83,11 +96,11 @@ def _lost() -> list[int]:
 def sweep() -> dict:
     """R-REM-1: record every reminder due today once; deliveries are queued after the commit."""
     prog, current, today = clock.program(), clock.now(), clock.today()
-    due = list(all_due(current, today, prog))
     with tasks.unit_of_work():
-        new = record(due)
+        new = record(all_due(current, today, prog))
         lost = _lost()
-        for reminder_id in [rid for rid, _ in new] + [rid for rid in lost if rid not in {n for n, _ in new}]:
+        created = {rid for rid, _ in new}
+        for reminder_id in [rid for rid, _ in new] + [rid for rid in lost if rid not in created]:
             tasks.enqueue("rems.deliver_reminder", reminder_id)
     counts = Counter(kind for _, kind in new)
     return {**{kind: counts.get(kind, 0) for kind in KINDS}, "redelivered": len(lost)}

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, and_, cast, exists, literal, or_, select
+from sqlalchemy import String, and_, cast, exists, literal, or_, select, union
 from sqlalchemy.orm import aliased, selectinload
 
 from rems.extensions import db
 from rems.models import (
+    Attestation,
     Authorization,
     Course,
     Patient,
@@ -33,6 +34,9 @@ from workflows import CGP, Program, evaluate_patient, local_date, window_close_i
 
 IN_TREATMENT = ("enrolled", "active")
 ENGINE_BATCH = 200
+STREAM_BATCH = 2000
+NEXT_TEST = "next_test_due"
+OPENING_TESTS = ("confirmation", "monthly")  # the kinds that open a CGP window (R-CYC-2)
 
 
 @dataclass(frozen=True)
@@ -80,28 +84,33 @@ def certification_expiring(today: date, prog: Program) -> Iterator[Due]:
                   {"until": ends.isoformat(), "pharmacy": name})
 
 
-def next_test_due(today: date, prog: Program) -> Iterator[Due]:
-    """R-REM-1: the next monthly test is due on the previous RMA's day + N (CGP, in treatment),
-    and no test was recorded since that RMA."""
-    kind = "next_test_due"
+def _next_test_candidates(today: date, prog: Program):
+    """Each in-treatment CGP course's latest RMA issued N days ago or earlier, with no test since
+    and no reminder yet (driven from the active courses, through the authorizations course_id index)."""
     # local_date(rma.recorded_at) + N <= today  <=>  recorded before local midnight ending today - N
     issued_before = window_close_instant(today - timedelta(days=prog.next_test_reminder_after_rma_days), prog)
     later_rma = aliased(Authorization)
     key = literal("rma:") + cast(Authorization.id, String)
-    rows = db.session.execute(
-        select(Authorization.id, Authorization.recorded_at, Patient.user_id)
-        .join(Course, Course.id == Authorization.course_id).join(Patient, Patient.id == Course.patient_id)
-        .where(Authorization.status == "authorized", Authorization.recorded_at < issued_before,
-               Course.status == "active", Course.last_dose_date.is_(None),
-               Course.pregnancy_reported_at.is_(None), Patient.category == CGP,
-               ~exists().where(later_rma.course_id == Authorization.course_id,
-                               later_rma.id > Authorization.id, later_rma.status == "authorized"),
-               ~exists().where(PregnancyTest.course_id == Course.id,
-                               PregnancyTest.recorded_at > Authorization.recorded_at),
-               _reachable(Patient.user_id), _not_sent(Patient.user_id, kind, key)))
-    for rma_id, issued, user_id in rows:
+    return (select(Authorization.id, Authorization.recorded_at, Patient.user_id)
+            .select_from(Course).join(Patient, Patient.id == Course.patient_id)
+            .join(Authorization, Authorization.course_id == Course.id)
+            .where(Course.status == "active", Course.last_dose_date.is_(None),
+                   Course.pregnancy_reported_at.is_(None), Patient.category == CGP,
+                   Authorization.status == "authorized", Authorization.recorded_at < issued_before,
+                   ~exists().where(later_rma.course_id == Authorization.course_id,
+                                   later_rma.id > Authorization.id, later_rma.status == "authorized"),
+                   ~exists().where(PregnancyTest.course_id == Course.id,
+                                   PregnancyTest.recorded_at > Authorization.recorded_at),
+                   _reachable(Patient.user_id), _not_sent(Patient.user_id, NEXT_TEST, key))
+            .order_by(Authorization.id))
+
+
+def next_test_due(today: date, prog: Program) -> Iterator[Due]:
+    """R-REM-1: the next monthly test is due on the previous RMA's day + N (CGP, in treatment),
+    and no test was recorded since that RMA. Streamed."""
+    for rma_id, issued, user_id in _stream(_next_test_candidates(today, prog)):
         due = local_date(issued, prog) + timedelta(days=prog.next_test_reminder_after_rma_days)
-        yield Due(user_id, kind, f"rma:{rma_id}", {"due": due.isoformat()})
+        yield Due(user_id, NEXT_TEST, f"rma:{rma_id}", {"due": due.isoformat()})
 
 
 def post_treatment(today: date, prog: Program) -> Iterator[Due]:
@@ -131,36 +140,109 @@ def post_treatment(today: date, prog: Program) -> Iterator[Due]:
         yield Due(user_id, kind, f"course:{course_id}", {"due": due.isoformat()})
 
 
-def _window_candidates(today: date, prog: Program) -> list[int]:
-    """Courses in treatment whose current window may be open: a negative test or a visit recent
-    enough to have opened one (R-CYC-2, R-CYC-3). Date-bounded, so the set stays small."""
-    cgp_from = today - timedelta(days=prog.cgp_window_days - 1)
+def _stream(stmt, batch: int = STREAM_BATCH):
+    """Rows of `stmt` without holding them all: a server-side cursor on PostgreSQL (the sweep
+    inserts between fetches; the cursor keeps its snapshot). SQLite (tests, the embedded default)
+    reads the result first, since it may not read a table while the same connection writes it."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        yield from db.session.execute(stmt.execution_options(yield_per=batch))
+    else:
+        yield from db.session.execute(stmt).all()
+
+
+def _sent(recipient_col, kind: str, key_expr):
+    return exists().where(ReminderSent.recipient_id == recipient_col, ReminderSent.kind == kind,
+                          ReminderSent.subject_key == key_expr)
+
+
+def _no_rma_after(record) -> object:
+    """No unreversed RMA recorded after `record`: an RMA after it ended the cycle it belongs to."""
+    return ~exists().where(Authorization.course_id == record.course_id, Authorization.reversed_at.is_(None),
+                           Authorization.recorded_at > record.recorded_at)
+
+
+def _closing(day_col, window_days: int, today: date, prog: Program):
+    """`day_col` (a specimen or visit date) opens a window closing within the lead time, for which
+    the patient and the prescriber rows are not both recorded yet (the key names the close date,
+    so it is a literal per lead day: no date arithmetic in SQL)."""
+    arms = []
+    for ahead in range(prog.window_closing_reminder_days + 1):
+        closes = today + timedelta(days=ahead)
+        key = literal("course:") + cast(Course.id, String) + literal(f":window:{closes.isoformat()}")
+        arms.append(and_(day_col == closes - timedelta(days=window_days - 1),
+                         ~and_(_sent(Patient.user_id, "window_closing", key),
+                               _sent(Prescriber.user_id, "patient_window_closing", key))))
+    return or_(*arms)
+
+
+def _in_treatment(opening, category_clause):
+    """FROM the opening record joined to its course, patient and the patient's prescriber: every
+    subquery below is then correlated one level deep (SQLAlchemy auto-correlation)."""
+    return (select(Course.id).select_from(opening).join(Course, Course.id == opening.course_id)
+            .join(Patient, Patient.id == Course.patient_id)
+            .join(Prescriber, Prescriber.id == Patient.prescriber_id)
+            .where(Course.status.in_(IN_TREATMENT), _latest_course(), category_clause,
+                   _no_rma_after(opening)))
+
+
+def _window_candidates(now: datetime, today: date, prog: Program):
+    """Courses in treatment that may owe a window reminder today, narrowed in SQL to a superset of
+    what the engine would remind (R-CYC-1..3, R-REM-1): the record opening the window must exist in
+    the date range, with no unreversed RMA after it (else its cycle ended), and
+    * window closing (CGP: negative confirmation/monthly test; CCGP: visit) dated so the window
+      closes in 0..lead days, and not yet reminded for that close date; or
+    * attestation pending (CGP): a negative confirmation/monthly test in the last window length
+      (the window may be open), no attestation recorded after it (one recorded after it, in the
+      same cycle, meets R-ATT-1), and no attestation_pending reminder for this course created
+      after it (a reminder created after a test of the current cycle is this cycle's).
+    The engine decides on each candidate; the SQL only removes courses that cannot remind today.
+    tests/worker/test_reminder_candidates.py checks the superset against the engine on every course."""
+    t = aliased(PregnancyTest)
+    attest_key = literal("course:") + cast(Course.id, String) + literal(":cycle:%")
+    attestation_pending = and_(
+        ~exists().where(Attestation.course_id == Course.id, Attestation.recorded_at > t.recorded_at),
+        ~exists().where(ReminderSent.recipient_id == Patient.user_id,
+                        ReminderSent.kind == "attestation_pending", ReminderSent.subject_key.like(attest_key),
+                        ReminderSent.created_at >= t.recorded_at))
+    cgp = _in_treatment(t, Patient.category == CGP).where(
+        t.result == "negative", t.kind.in_(OPENING_TESTS),
+        t.specimen_date.between(today - timedelta(days=prog.cgp_window_days - 1), today),
+        or_(_closing(t.specimen_date, prog.cgp_window_days, today, prog), attestation_pending))
+    v = aliased(Visit)
     ccgp_from = today - timedelta(days=prog.ccgp_window_days - 1)
-    ccgp_to = ccgp_from + timedelta(days=prog.window_closing_reminder_days)
-    recent_test = exists().where(PregnancyTest.course_id == Course.id, PregnancyTest.result == "negative",
-                                 PregnancyTest.specimen_date.between(cgp_from, today))
-    recent_visit = exists().where(Visit.course_id == Course.id, Visit.visit_date.between(ccgp_from, ccgp_to))
-    return list(db.session.execute(
-        select(Course.id).where(Course.status.in_(IN_TREATMENT), _latest_course(),
-                                or_(recent_test, recent_visit)).order_by(Course.id)).scalars())
+    ccgp = _in_treatment(v, Patient.category != CGP).where(
+        v.visit_date.between(ccgp_from, ccgp_from + timedelta(days=prog.window_closing_reminder_days)),
+        _closing(v.visit_date, prog.ccgp_window_days, today, prog))
+    ids = union(cgp, ccgp).subquery()
+    return select(ids.c.id).order_by(ids.c.id)
 
 
 def window_reminders(now: datetime, today: date, prog: Program) -> Iterator[Due]:
     """R-REM-1: window closes within the lead time and no RMA yet (patient; prescriber when
-    requirements are unmet); monthly attestation pending (CGP, window open or test recorded)."""
-    ids = _window_candidates(today, prog)
-    for start in range(0, len(ids), ENGINE_BATCH):
-        courses = db.session.execute(
-            select(Course).where(Course.id.in_(ids[start:start + ENGINE_BATCH]))
-            .options(selectinload(Course.visits), selectinload(Course.contraception),
-                     selectinload(Course.tests), selectinload(Course.attestations),
-                     selectinload(Course.attestation_failures), selectinload(Course.authorizations),
-                     selectinload(Course.patient).selectinload(Patient.user),
-                     selectinload(Course.patient).selectinload(Patient.prescriber)
-                     .selectinload(Prescriber.user))).scalars().all()
-        for course in courses:
-            yield from _for_course(course, now, today, prog)
-        del courses  # the identity map holds rows weakly: a finished batch can be collected
+    requirements are unmet); monthly attestation pending (CGP, window open or test recorded).
+    Candidates are streamed and evaluated by the engine in batches of ENGINE_BATCH."""
+    batch: list[int] = []
+    for (course_id,) in _stream(_window_candidates(now, today, prog)):
+        batch.append(course_id)
+        if len(batch) == ENGINE_BATCH:
+            yield from _evaluate(batch, now, today, prog)
+            batch = []
+    if batch:
+        yield from _evaluate(batch, now, today, prog)
+
+
+def _evaluate(ids: list[int], now: datetime, today: date, prog: Program) -> Iterator[Due]:
+    courses = db.session.execute(
+        select(Course).where(Course.id.in_(ids))
+        .options(selectinload(Course.visits), selectinload(Course.contraception),
+                 selectinload(Course.tests), selectinload(Course.attestations),
+                 selectinload(Course.attestation_failures), selectinload(Course.authorizations),
+                 selectinload(Course.patient).selectinload(Patient.user),
+                 selectinload(Course.patient).selectinload(Patient.prescriber)
+                 .selectinload(Prescriber.user))).scalars().all()
+    due = [d for course in courses for d in _for_course(course, now, today, prog)]
+    del courses  # the identity map holds rows weakly: a finished batch can be collected
+    yield from due
 
 
 def _for_course(course: Course, now: datetime, today: date, prog: Program) -> Iterator[Due]:
