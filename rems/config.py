@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from workflows.program import PROGRAMS, DEFAULT_PROGRAM
+from workflows.program import DEFAULT_PROGRAM, PROGRAMS
 
 
 class ConfigError(RuntimeError):

@@ -13,7 +13,7 @@ from rems.clock import today
 from rems.extensions import db
 from rems.models import User
 
-PASSWORD = "isotretinoin-demo-2026"
+PASSWORD = "isotretinoin-demo-2026"  # noqa: S105 - the published demo password (demo data only)
 DOMAIN = "demo.rems"
 
 
@@ -209,8 +209,8 @@ def seed() -> list[str]:
         f"  prescriber        dr.lee@{DOMAIN}   (certified; dr.new@{DOMAIN} is pending)",
         f"  pharmacist (RSP)  rsp@{DOMAIN}      (Hudson Street Pharmacy, NCPDP 3312456)",
         f"  pharmacist        pharmacist@{DOMAIN}",
-        f"  patients          alice@ (window open, ready to fill), bella@ (active), dana@ (lead-in),",
-        f"                    ivy@ (missed window), fay@ (pregnancy reported), hana@ (post-treatment),",
+        "  patients          alice@ (window open, ready to fill), bella@ (active), dana@ (lead-in),",
+        "                    ivy@ (missed window), fay@ (pregnancy reported), hana@ (post-treatment),",
         f"                    carl@ / gus@ / jon@ (cannot get pregnant)  — all @{DOMAIN}",
         f"  activation        eve@{DOMAIN} has not activated: code {eve_code}, date of birth 2002-02-02",
         f"  Alice: REMS ID {alice.rems_id}, born {alice.date_of_birth}, prescriber NPI {practice.doctor.npi}",

@@ -44,7 +44,8 @@ def _check(spec: F, value, path: str, errors: list) -> object:
             errors.append(_err(path, "must be a string" if t == "string" else f"must be a {t} string"))
             return None
         if spec.min_len is not None and len(value.strip()) < spec.min_len:
-            errors.append(_err(path, "is required" if spec.min_len == 1 else f"needs at least {spec.min_len} characters"))
+            message = "is required" if spec.min_len == 1 else f"needs at least {spec.min_len} characters"
+            errors.append(_err(path, message))
             return None
         if spec.max_len is not None and len(value) > spec.max_len:
             errors.append(_err(path, f"must be at most {spec.max_len} characters"))

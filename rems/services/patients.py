@@ -5,7 +5,6 @@ import secrets
 
 from sqlalchemy import select
 
-from rems import tasks
 from rems.clock import now, program, today
 from rems.errors import ApiError
 from rems.extensions import db
@@ -131,7 +130,8 @@ def evaluate(patient: Patient, course: Course | None = None):
     return evaluate_patient(patient_facts(patient, course), program(), now()), course
 
 
-def patient_status(patient: Patient, role: str = "patient", audit_read: bool = True, reader: User | None = None) -> dict:
+def patient_status(patient: Patient, role: str = "patient", audit_read: bool = True,
+                   reader: User | None = None) -> dict:
     """The api.md "Patient status"; R-AUD-1: a read of a patient record is audited."""
     st, _ = evaluate(patient)
     if audit_read:

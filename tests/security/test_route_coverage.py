@@ -129,7 +129,6 @@ def test_protected_web_pages_send_anonymous_visitors_to_sign_in(app, client):
 def test_web_pages_of_other_roles_are_forbidden(app, client, factory, role):
     """A signed-in user of one role gets 403 on every GET page whose action excludes that role."""
     from rems.policy import RULES
-
     from tests.support.factories import PASSWORD
 
     user = {"admin": factory.admin, "prescriber": lambda: factory.prescriber().user,

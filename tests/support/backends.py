@@ -97,7 +97,6 @@ def cleanup(app, url: str) -> None:
     if url.startswith("sqlite"):
         return
     from rems.extensions import db
-
     from rems.models import ComprehensionQuestion
     from rems.question_bank import rows
 
