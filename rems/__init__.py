@@ -23,6 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
     import rems.models  # noqa: F401  (register tables)
 
     errors.init_app(app)
+    from rems import cli
+
+    cli.init_app(app)
     app.register_blueprint(health.bp)
 
     from rems import api

@@ -5,7 +5,7 @@ import json
 import sys
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 
 def _create_app():
@@ -19,7 +19,7 @@ def main():
     """REMS compliance workflow service."""
 
 
-@main.group()
+@click.group(cls=AppGroup)
 def users():
     """Manage accounts."""
 
@@ -40,7 +40,7 @@ def create_admin(email, password):
     click.echo(f"administrator {user.email} created (id {user.id})")
 
 
-@main.group()
+@click.group(cls=AppGroup)
 def audit():
     """The audit trail."""
 
@@ -57,7 +57,7 @@ def audit_verify():
         sys.exit(1)
 
 
-@main.group()
+@click.group(cls=AppGroup)
 def reminders():
     """Reminders (R-REM)."""
 
@@ -71,7 +71,7 @@ def reminders_run():
     click.echo(json.dumps(sweep()))
 
 
-@main.group()
+@click.group(cls=AppGroup)
 def demo():
     """Demo data."""
 
@@ -84,3 +84,9 @@ def demo_seed():
 
     for line in seed():
         click.echo(line)
+
+
+def init_app(app) -> None:
+    """Attach the command groups to the app, so `rems` and `app.test_cli_runner()` both see them."""
+    for group in (users, audit, reminders, demo):
+        app.cli.add_command(group)

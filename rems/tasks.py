@@ -17,6 +17,7 @@ from rems.extensions import db
 TASKS: dict[str, tuple[str, str]] = {
     "rems.render_document": ("rems.services.documents:render_document", "pdf"),
     "rems.deliver_reminder": ("rems.services.reminders:deliver_reminder", "default"),
+    "rems.deliver_reminders": ("rems.services.reminders:deliver_reminders", "default"),
     "rems.deliver_notification": ("rems.services.notify:deliver_notification", "default"),
 }
 

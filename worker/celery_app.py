@@ -87,6 +87,14 @@ def deliver_reminder(reminder_id: int) -> None:
     resolve("rems.deliver_reminder")(reminder_id)
 
 
+@app.task(name="rems.deliver_reminders", queue="default")
+def deliver_reminders(reminder_ids: list[int]) -> None:
+    """R-REM-2: a sweep's batch of reminder rows; a row whose delivery failed goes on as a single
+    "rems.deliver_reminder" task, which retries with backoff."""
+    for reminder_id in resolve("rems.deliver_reminders")(reminder_ids):
+        deliver_reminder.delay(reminder_id)
+
+
 @app.task(name="rems.deliver_notification", queue="default", **_mail_retry)
 def deliver_notification(notification_id: int) -> None:
     """R-PT-4 and other notifications: email one notification, once."""

@@ -3,9 +3,10 @@
 The database is the schedule and beat is only the clock (architecture.md example 8): `sweep()`
 asks `reminders_due` what is due today, inserts one `reminders_sent` row per (recipient, kind,
 subject) with INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite), so two sweeps running at
-once never record a reminder twice, commits, and only then queues "rems.deliver_reminder" for the
-rows it created. `deliver_reminder(id)` is idempotent: an emailed row is skipped, the in-app
-notification is created once, and concurrent deliveries of one row are serialised by a row lock.
+once never record a reminder twice, commits, and only then queues the delivery of the rows it
+created ("rems.deliver_reminders", batches of ids). `deliver_reminder(id)` is idempotent: an
+emailed row is skipped, the in-app notification is created once, and concurrent deliveries of one
+row are serialised by a row lock.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import select
 
 from rems import clock, tasks
@@ -40,6 +41,7 @@ INSERT_CHUNK = 500
 REDELIVER_AFTER = timedelta(hours=1)  # a row still unsent after this was lost (crash before enqueue)
 REDELIVER_MAX_ATTEMPTS = 10
 REDELIVER_BATCH = 1000
+DELIVERY_BATCH = 100
 
 
 def _insert(table):
@@ -100,8 +102,11 @@ def sweep() -> dict:
         new = record(all_due(current, today, prog))
         lost = _lost()
         created = {rid for rid, _ in new}
-        for reminder_id in [rid for rid, _ in new] + [rid for rid in lost if rid not in created]:
-            tasks.enqueue("rems.deliver_reminder", reminder_id)
+        ids = [rid for rid, _ in new] + [rid for rid in lost if rid not in created]
+        # one message per DELIVERY_BATCH rows: a first sweep over 1M patients records ~100k reminders,
+        # and one broker round trip each would dominate the sweep (bench/NOTES.md)
+        for start in range(0, len(ids), DELIVERY_BATCH):
+            tasks.enqueue("rems.deliver_reminders", ids[start:start + DELIVERY_BATCH])
     counts = Counter(kind for _, kind in new)
     return {**{kind: counts.get(kind, 0) for kind in KINDS}, "redelivered": len(lost)}
 
@@ -128,6 +133,22 @@ def _locked(reminder_id: int) -> ReminderSent | None:
     """The row, locked on PostgreSQL so two deliveries of one reminder run one after the other."""
     stmt = select(ReminderSent).where(ReminderSent.id == reminder_id).with_for_update()
     return db.session.execute(stmt).scalar_one_or_none()
+
+
+def deliver_reminders(reminder_ids: list[int]) -> list[int]:
+    """Task: deliver a batch of rows one by one; returns the ids whose delivery failed (each failure
+    is logged, its attempt counted and its row left unsent). The Celery task re-queues those as
+    single "rems.deliver_reminder" tasks, which retry with backoff; in-process, a later sweep
+    re-queues them (`_lost`)."""
+    failed = []
+    for reminder_id in reminder_ids:
+        try:
+            deliver_reminder(reminder_id)
+        except Exception:  # noqa: BLE001 - one bad row must not stop the batch
+            db.session.rollback()
+            current_app.logger.exception("reminder %s delivery failed", reminder_id)
+            failed.append(reminder_id)
+    return failed
 
 
 def deliver_reminder(reminder_id: int) -> None:

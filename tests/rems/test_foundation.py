@@ -1,0 +1,120 @@
+"""App factory, configuration, health, CLI and the dependency direction workflows <- rems <- worker."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from rems.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imports(package: str) -> set[str]:
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_dependencies_point_one_way():
+    assert not _imports("workflows") & {"flask", "sqlalchemy", "celery", "rems", "worker"}
+    assert "worker" not in _imports("rems")
+
+
+def test_embedded_defaults(tmp_path, monkeypatch):
+    for var in ("REMS_DATABASE_URL", "REMS_REDIS_URL", "REMS_SMTP_URL", "REMS_SECRET_KEY", "REMS_ENV",
+                "REMS_CLOCK_OFFSET_DAYS", "REMS_PROGRAM"):
+        monkeypatch.delenv(var, raising=False)
+    config = load_config(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'rems.sqlite3'}"
+    assert config["REDIS_URL"] is None and config["SMTP_URL"] is None
+    assert config["PROGRAM"] == "ipledge-2026"
+    # the generated secret key is kept in the instance folder and reused
+    assert load_config(str(tmp_path))["SECRET_KEY"] == config["SECRET_KEY"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_postgres_and_redis_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("REMS_DATABASE_URL", "postgresql://u@db/rems")
+    monkeypatch.setenv("REMS_REDIS_URL", "redis://r:6379/0")
+    config = load_config(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/rems"
+    assert config["REDIS_URL"] == "redis://r:6379/0"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://r:6379/0"
+
+
+def test_production_requires_secret_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("REMS_SECRET_KEY", raising=False)
+    monkeypatch.setenv("REMS_ENV", "production")
+    with pytest.raises(ConfigError, match="REMS_SECRET_KEY"):
+        load_config(str(tmp_path))
+
+
+def test_clock_offset_refused_in_production(tmp_path, monkeypatch):
+    monkeypatch.setenv("REMS_ENV", "production")
+    monkeypatch.setenv("REMS_SECRET_KEY", "k")
+    monkeypatch.setenv("REMS_CLOCK_OFFSET_DAYS", "3")
+    with pytest.raises(ConfigError, match="CLOCK_OFFSET"):
+        load_config(str(tmp_path))
+
+
+def test_unknown_program_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("REMS_PROGRAM", "ipledge-1999")
+    with pytest.raises(ConfigError, match="REMS_PROGRAM"):
+        load_config(str(tmp_path))
+
+
+def test_clock_offset_moves_today(app):
+    from rems.clock import today
+
+    before = today()
+    app.config["CLOCK_OFFSET_DAYS"] = 10
+    assert (today() - before).days == 10
+
+
+def test_healthz_ok_in_process(client):
+    body = client.get("/healthz").get_json()
+    assert body["database"] == "ok" and body["broker"] == "in-process" and body["status"] == "ok"
+
+
+def test_healthz_503_when_database_down(tmp_path):
+    from rems import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                      "SECRET_KEY": "x", "TESTING": True, "INSTANCE_PATH": str(tmp_path)})
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json()["database"] == "down"
+
+
+def test_cli_create_admin_and_audit_verify(runner):
+    result = runner.invoke(args=["users", "create-admin", "--email", "Boss@Example.org",
+                                 "--password", "a long enough passphrase"])
+    assert result.exit_code == 0, result.output
+    assert "boss@example.org" in result.output
+    weak = runner.invoke(args=["users", "create-admin", "--email", "b2@example.org", "--password", "short"])
+    assert weak.exit_code != 0 and "PASSWORD_POLICY" in weak.output
+    verify = runner.invoke(args=["audit", "verify"])
+    assert verify.exit_code == 0 and '"ok": true' in verify.output
+
+
+def test_demo_seed_builds_every_state(app, runner):
+    """The demo practice has patients in every course state, built through the real services."""
+    from sqlalchemy import select
+
+    from rems.extensions import db
+    from rems.models import Course
+
+    result = runner.invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    assert "admin@demo.rems" in result.output
+    states = set(db.session.execute(select(Course.status)).scalars())
+    assert states == {"enrolled", "active", "pregnancy_reported", "post_treatment", "completed"}
+    again = runner.invoke(args=["demo", "seed"])
+    assert "already present" in again.output

@@ -1,0 +1,112 @@
+"""Hostile input is refused (400/404/422 problem+json) or stored and shown inert; never a 500
+(api.md "No client input may ever produce a 500"; ASVS V5)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.factories import PASSWORD
+
+V1 = "/api/v1"
+PAYLOADS = [
+    "' OR '1'='1", "Robert'); DROP TABLE patients;--", "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>', "{{7*7}}", "../../etc/passwd", "\u202eevil\u0000", "😀" * 50,
+    "A" * 10_000, "ｆｕｌｌｗｉｄｔｈ", "\ufffd\u200b\u0301",
+]
+
+
+def _problem(resp, *statuses):
+    assert resp.status_code in statuses, (resp.status_code, resp.get_data()[:300])
+    assert resp.mimetype == "application/problem+json"
+    return resp.get_json()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_sign_in_with_hostile_strings_is_refused_cleanly(client, payload):
+    resp = client.post(f"{V1}/auth/token", json={"email": payload, "password": payload})
+    _problem(resp, 401, 422)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_hostile_patient_names_are_refused_or_stored_verbatim(client, factory, token_for, payload):
+    prescriber = factory.prescriber()
+    resp = client.post(f"{V1}/patients", headers=token_for(prescriber.user), json={
+        "first_name": payload, "last_name": "Smith", "date_of_birth": "2001-02-03",
+        "email": "hostile@example.org", "category": "cannot_get_pregnant"})
+    if resp.status_code == 201:
+        from sqlalchemy import select
+
+        from rems.extensions import db
+        from rems.models import Patient
+
+        stored = db.session.execute(select(Patient).where(
+            Patient.rems_id == resp.get_json()["rems_id"])).scalar_one()
+        assert stored.first_name == payload.strip()  # a string, not SQL: parameters all the way
+    else:
+        _problem(resp, 422)
+
+
+def test_script_in_a_name_is_escaped_on_the_web_page(client, factory):
+    prescriber = factory.prescriber()
+    patient = factory.patient(prescriber)
+    from rems.extensions import db
+
+    patient.first_name = "<script>alert(1)</script>"
+    db.session.commit()
+    import re
+
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/sign-in").data)
+    page = client.post("/sign-in", data={"email": prescriber.user.email, "password": PASSWORD,
+                                         "csrf_token": token.group(1).decode()})
+    assert page.status_code == 302
+    html = client.get(f"/prescriber/patients/{patient.rems_id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize("doc_id", ["..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                                    "1;DROP TABLE documents", "1%00", "-1", "99999999999999999999", "1e3", "0x10",
+                                    "%F0%9F%98%80"])
+def test_path_traversal_and_odd_document_ids_are_not_found(client, login_as, doc_id):
+    headers = login_as("admin")
+    for suffix in ("", "/pdf"):
+        resp = client.get(f"{V1}/documents/{doc_id}{suffix}", headers=headers)
+        assert resp.status_code in (404, 405), (doc_id, suffix, resp.status_code)
+        assert b"root:" not in resp.data
+
+
+def test_document_verify_takes_random_bytes_without_error(client):
+    import os
+
+    for body in (os.urandom(2048), b"%PDF-1.7\n" + os.urandom(512), b"\x00" * 10, "é".encode() * 100):
+        resp = client.post(f"{V1}/documents/verify", data=body, content_type="application/pdf")
+        assert resp.status_code in (200, 400, 422), resp.status_code
+        if resp.status_code == 200:
+            assert resp.get_json()["valid"] is False
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b"null", b'"x"', b"\xff\xfe", b'{"email": {"$gt": ""}}',
+                                  b'{"email": ["a"], "password": 1}', b"{" * 5000])
+def test_malformed_json_is_400_or_422(client, body):
+    resp = client.post(f"{V1}/auth/token", data=body, content_type="application/json")
+    _problem(resp, 400, 422)
+
+
+def test_oversized_body_is_413(client):
+    resp = client.post(f"{V1}/auth/token", data=b"{" + b" " * (3 * 1024 * 1024) + b"}",
+                       content_type="application/json")
+    _problem(resp, 413)
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic abc", "Bearer " + "a" * 5000,
+                                    "Bearer ' OR 1=1 --", "Bearer \u00e9\u00e9"])
+def test_bad_authorization_headers_are_401(client, header):
+    resp = client.get(f"{V1}/me", headers={"Authorization": header})
+    _problem(resp, 401)
+
+
+def test_hostile_query_strings_are_refused(client, login_as):
+    headers = login_as("pharmacist")
+    for value in ["' OR 1=1 --", "<script>", "A" * 5000, "../../"]:
+        resp = client.get(f"{V1}/eligibility", headers=headers, query_string={
+            "rems_id": value, "date_of_birth": value, "prescriber_npi": value, "pharmacy_ncpdp_id": value})
+        _problem(resp, 422)
