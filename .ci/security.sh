@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 STEPS=${SECURITY_STEPS:-"bandit audit fuzz"}
-TOOLS=${SECURITY_TOOLS_VENV:-$ROOT/.ci/.security-tools}
+TOOLS=${SECURITY_TOOLS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/rems-security-tools}
 failed=()
 
 tools_venv() {  # schemathesis ships a pytest plugin: keep it out of the project's environment

@@ -3,7 +3,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import JSON, Boolean, Date, Integer, String, bindparam, cast, literal, null, select, union_all
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Boolean,
+    Date,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import selectinload
 
 from rems.extensions import db
@@ -53,36 +67,66 @@ def current_course(patient: Patient, lock: bool = False) -> Course:
     return db.session.execute(stmt).scalar_one()
 
 
-def _branch(course_id, tag: int, model, **cols):
-    """One arm of the records UNION: the shared columns, typed NULL where this table has none."""
+def _branch(where, tag: int, model, **cols):
+    """One arm of the records UNION: the shared columns, typed NULL where this table has none;
+    `where(model)` selects the course(s)."""
     values = [cols[k] if k in cols else cast(null(), t) for k, t in _NONE.items()]
     return select(literal(tag, Integer()).label("tag"), model.id.label("id"),
-                  model.recorded_at.label("recorded_at"),
+                  model.course_id.label("course_id"), model.recorded_at.label("recorded_at"),
                   *[v.label(k) for v, k in zip(values, _NONE, strict=True)]
-                  ).where(model.course_id == course_id)
+                  ).where(where(model))
+
+
+def _union(where):
+    T, A = PregnancyTest, Authorization
+    return union_all(
+        _branch(where, 0, Visit, day=Visit.visit_date, flag=Visit.counseled),
+        _branch(where, 1, ContraceptionRecord, day=ContraceptionRecord.start_date,
+                flag=ContraceptionRecord.abstinence, js=ContraceptionRecord.forms),
+        _branch(where, 2, T, day=T.specimen_date, s1=T.kind, s2=T.result, s3=T.setting),
+        _branch(where, 3, Attestation),
+        _branch(where, 4, AttestationFailure),
+        _branch(where, 5, A, day=A.do_not_dispense_after, s1=A.rma, n1=A.pharmacy_id, n2=A.days_supply,
+                ts=A.reversed_at),
+    ).order_by("tag", "id")
 
 
 @lru_cache(maxsize=1)
 def _records_statement():
     """Built once per process (constructing it costs more than running it); `course_id` is bound."""
-    c, T, A = bindparam("course_id", type_=Integer()), PregnancyTest, Authorization
-    return union_all(
-        _branch(c, 0, Visit, day=Visit.visit_date, flag=Visit.counseled),
-        _branch(c, 1, ContraceptionRecord, day=ContraceptionRecord.start_date,
-                flag=ContraceptionRecord.abstinence, js=ContraceptionRecord.forms),
-        _branch(c, 2, T, day=T.specimen_date, s1=T.kind, s2=T.result, s3=T.setting),
-        _branch(c, 3, Attestation),
-        _branch(c, 4, AttestationFailure),
-        _branch(c, 5, A, day=A.do_not_dispense_after, s1=A.rma, n1=A.pharmacy_id, n2=A.days_supply,
-                ts=A.reversed_at),
-    ).order_by("tag", "id")
+    c = bindparam("course_id", type_=Integer())
+    return _union(lambda model: model.course_id == c)
+
+
+@lru_cache(maxsize=2)
+def _batch_records_statement(dialect: str):
+    """The same UNION for a list of courses: the reminder sweep's batches. PostgreSQL binds one
+    array (`= ANY(:ids)`: the SQL text stays the same whatever the batch size); SQLite an IN list."""
+    if dialect == "postgresql":
+        ids = bindparam("ids", type_=ARRAY(Integer()))
+        return _union(lambda model: model.course_id == func.any(ids))
+    ids = bindparam("ids", expanding=True)
+    return _union(lambda model: model.course_id.in_(ids))
 
 
 def course_records(course_id: int) -> dict[str, tuple]:
     """Every record of a course as engine facts, in ONE statement (UNION ALL of the six tables),
     so the dispense path costs the same for a patient with one cycle as with twelve."""
+    return _as_facts(db.session.execute(_records_statement(), {"course_id": course_id}))
+
+
+def courses_records(course_ids: list[int]) -> dict[int, dict[str, tuple]]:
+    """`course_records` for many courses in ONE statement: {course_id: records}."""
+    by_course: dict[int, list] = {cid: [] for cid in course_ids}
+    stmt = _batch_records_statement(db.session.get_bind().dialect.name)
+    for r in db.session.execute(stmt, {"ids": list(course_ids)}):
+        by_course[r.course_id].append(r)
+    return {cid: _as_facts(rows) for cid, rows in by_course.items()}
+
+
+def _as_facts(rows) -> dict[str, tuple]:
     out: dict[int, list] = {k: [] for k in range(6)}
-    for r in db.session.execute(_records_statement(), {"course_id": course_id}):
+    for r in rows:
         out[r.tag].append(r)
     return {
         "visits": tuple(f.Visit(id=r.id, recorded_at=r.recorded_at, visit_date=r.day, counseled=bool(r.flag))

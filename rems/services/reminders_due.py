@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import String, and_, cast, exists, literal, or_, select, union
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased
 
 from rems.extensions import db
 from rems.models import (
@@ -29,11 +29,11 @@ from rems.models import (
     User,
     Visit,
 )
-from rems.services.facts import patient_facts
+from rems.services.facts import courses_records, patient_facts
 from workflows import CGP, Program, evaluate_patient, local_date, window_close_instant
 
 IN_TREATMENT = ("enrolled", "active")
-ENGINE_BATCH = 200
+ENGINE_BATCH = 1000
 STREAM_BATCH = 2000
 NEXT_TEST = "next_test_due"
 OPENING_TESTS = ("confirmation", "monthly")  # the kinds that open a CGP window (R-CYC-2)
@@ -232,43 +232,48 @@ def window_reminders(now: datetime, today: date, prog: Program) -> Iterator[Due]
 
 
 def _evaluate(ids: list[int], now: datetime, today: date, prog: Program) -> Iterator[Due]:
-    courses = db.session.execute(
-        select(Course).where(Course.id.in_(ids))
-        .options(selectinload(Course.visits), selectinload(Course.contraception),
-                 selectinload(Course.tests), selectinload(Course.attestations),
-                 selectinload(Course.attestation_failures), selectinload(Course.authorizations),
-                 selectinload(Course.patient).selectinload(Patient.user),
-                 selectinload(Course.patient).selectinload(Patient.prescriber)
-                 .selectinload(Prescriber.user))).scalars().all()
-    due = [d for course in courses for d in _for_course(course, now, today, prog)]
-    del courses  # the identity map holds rows weakly: a finished batch can be collected
-    yield from due
+    """The engine on a batch of courses: two statements (course + patient + both users; the six
+    record tables in one UNION ALL), plain rows rather than ORM objects."""
+    pres_user = aliased(User)
+    rows = db.session.execute(
+        select(Course.id.label("course_id"), Course.enrolled_at, Course.last_dose_date,
+               Course.pregnancy_reported_at, Patient.id, Patient.rems_id, Patient.first_name,
+               Patient.last_name, Patient.date_of_birth, Patient.category, Patient.prescriber_id,
+               Patient.consent_signed_at, Patient.home_testing_enabled,
+               User.id.label("user_id"), User.status.label("user_status"),
+               pres_user.id.label("prescriber_user_id"), pres_user.status.label("prescriber_user_status"))
+        .join(Patient, Patient.id == Course.patient_id).join(User, User.id == Patient.user_id)
+        .join(Prescriber, Prescriber.id == Patient.prescriber_id).join(pres_user, pres_user.id == Prescriber.user_id)
+        .where(Course.id.in_(ids)).order_by(Course.id)).all()
+    records = courses_records([r.course_id for r in rows])
+    for row in rows:
+        yield from _for_course(row, records[row.course_id], now, today, prog)
 
 
-def _for_course(course: Course, now: datetime, today: date, prog: Program) -> Iterator[Due]:
-    patient = course.patient
-    status = evaluate_patient(patient_facts(patient, course), prog, now)
+def _for_course(row, records: dict, now: datetime, today: date, prog: Program) -> Iterator[Due]:
+    # the row carries the patient's and the course's columns under their model names
+    status = evaluate_patient(patient_facts(row, row, records), prog, now)
     if status.course_status not in IN_TREATMENT:
         return
-    window, patient_user, prescriber_user = status.window, patient.user, patient.prescriber.user
+    window, course_id = status.window, row.course_id
     window_open = window is not None and window.contains(today)
     if window_open and (window.closes - today).days <= prog.window_closing_reminder_days:
-        key = f"course:{course.id}:window:{window.closes.isoformat()}"
-        if patient_user.status != "suspended":
-            yield Due(patient_user.id, "window_closing", key,
+        key = f"course:{course_id}:window:{window.closes.isoformat()}"
+        if row.user_status != "suspended":
+            yield Due(row.user_id, "window_closing", key,
                       {"closes": window.closes.isoformat(), "eligible": status.eligible,
                        "steps": [] if status.eligible else list(status.next_steps.get("patient", ()))})
-        if not status.eligible and prescriber_user.status != "suspended":
-            yield Due(prescriber_user.id, "patient_window_closing", key,
-                      {"closes": window.closes.isoformat(), "patient": patient.rems_id,
-                       "patient_name": f"{patient.first_name} {patient.last_name}",
+        if not status.eligible and row.prescriber_user_status != "suspended":
+            yield Due(row.prescriber_user_id, "patient_window_closing", key,
+                      {"closes": window.closes.isoformat(), "patient": row.rems_id,
+                       "patient_name": f"{row.first_name} {row.last_name}",
                        "reasons": [r.message for r in status.reasons]})
     rows = {r.code: r for r in status.requirements}
     attestation, test = rows.get("ATTESTATION_REQUIRED"), rows.get("PREGNANCY_TEST_REQUIRED")
-    if (patient.category == CGP and attestation is not None and not attestation.met
+    if (row.category == CGP and attestation is not None and not attestation.met
             and (window_open or (test is not None and test.met))
-            and status.attestation_attempts_left > 0 and patient_user.status != "suspended"):
-        yield Due(patient_user.id, "attestation_pending", f"course:{course.id}:cycle:{status.cycle_number}",
+            and status.attestation_attempts_left > 0 and row.user_status != "suspended"):
+        yield Due(row.user_id, "attestation_pending", f"course:{course_id}:cycle:{status.cycle_number}",
                   {"closes": window.closes.isoformat() if window_open else None})
 
 

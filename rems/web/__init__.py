@@ -26,12 +26,6 @@ HOME = {
 OWN = ("rems.web.auth", "rems.web.patient", "rems.web.pharmacist")
 OPTIONAL = ("rems.web.prescriber", "rems.web.admin")
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-)
-
-
 @bp.get("/")
 def home():
     if not current_user.is_authenticated:
@@ -40,18 +34,6 @@ def home():
     if endpoint is None or endpoint not in current_app.view_functions:
         return redirect(url_for("auth.password"))
     return redirect(url_for(endpoint))
-
-
-def security_headers(response):
-    """One function for the browser security headers (may move to rems/security/headers.py)."""
-    h = response.headers
-    h.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    if not request.path.startswith("/static/"):
-        h.setdefault("Cache-Control", "no-store")  # pages carry personal data: never cached
-    return response
 
 
 def _nav_items():
@@ -81,7 +63,6 @@ def init_app(app) -> None:
         for role, links in getattr(module, "NAV", {}).items():
             nav.setdefault(role, []).extend(links)
     app.extensions["rems_nav"] = nav
-    app.after_request(security_headers)
     app.jinja_env.globals.update(nav_items=_nav_items, badge_tone=badge_tone)
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["long_date_dt"] = long_datetime

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, request, session
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from rems.extensions import db, login_manager
 from rems.models import User, WebSession
@@ -75,8 +76,8 @@ def current() -> WebSession | None:
     sid = session.get(SESSION_KEY)
     if not isinstance(sid, str) or not sid or len(sid) > 100:
         return None
-    row = db.session.execute(
-        select(WebSession).where(WebSession.sid_hash == digest(sid))
+    row = db.session.execute(  # the session and its user in one statement
+        select(WebSession).where(WebSession.sid_hash == digest(sid)).options(joinedload(WebSession.user))
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         session.pop(SESSION_KEY, None)

@@ -329,3 +329,14 @@ def test_friendly_error_pages(web, web_as):
     web_as("patient")
     resp = web.get("/pharmacy")
     assert resp.status_code == 403 and "You can't open this page" in text(resp)
+
+
+def test_locked_account_gets_a_real_429_on_the_sign_in_page(web, factory):
+    """api.md rate limits: after 10 failures the web sign-in answers 429 with Retry-After and a message."""
+    user = factory.prescriber().user
+    for _ in range(10):
+        assert web.post("/sign-in", {"email": user.email, "password": "not the password"}).status_code == 400
+    resp = web.post("/sign-in", {"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) > 0
+    assert "Too many failed attempts" in resp.get_data(as_text=True)

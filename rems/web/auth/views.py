@@ -22,6 +22,7 @@ from rems.web.helpers import apply_api_error, role_required, safe_next
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     form = SignInForm()
+    status = 200
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(form.email.data, form.password.data)
@@ -29,10 +30,13 @@ def sign_in():
             if err.status not in (401, 429):
                 raise
             form.form_errors.append(err.detail)
+            if err.status == 429:  # locked out: a real 429 (rems.security.headers adds Retry-After)
+                status = 429
         else:
             sessions.start(user)
             return redirect(safe_next(request.args.get("next")) or url_for("web.home"))
-    status = 200 if not form.errors else 400
+    if form.errors and status == 200:
+        status = 400
     return render_template("auth/sign_in.html", form=form), status
 
 

@@ -64,6 +64,12 @@ def countdown_sentence(window: dict | None) -> tuple[str | None, int | None]:
 @role_required("patient.self")
 def index():
     user = _me()
+    # read before the status: its audit commit (R-AUD-1) expires what the session holds
+    unread = db.session.scalar(
+        select(db.func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    )
     st = patients.patient_status(user.patient, "patient", reader=user)
     items = []
     for r in st["requirements"]:
@@ -72,19 +78,8 @@ def index():
             item["action"] = ACTIONS[r["code"]]
         items.append(item)
     sentence, left = countdown_sentence(st["window"])
-    unread = db.session.scalar(
-        select(db.func.count(Notification.id)).where(
-            Notification.user_id == user.id, Notification.read_at.is_(None)
-        )
-    )
     return render_template(
-        "patient/index.html",
-        st=st,
-        items=items,
-        sentence=sentence,
-        days_left=left,
-        unread=unread,
-        patient=user.patient,
+        "patient/index.html", st=st, items=items, sentence=sentence, days_left=left, unread=unread
     )
 
 
