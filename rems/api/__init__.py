@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import Blueprint, g, request
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from rems import policy
@@ -35,18 +35,22 @@ class EndpointDoc:
 ENDPOINTS: list[EndpointDoc] = []
 
 
-def current_api_user():
-    """The user behind the bearer token, or ApiError 401."""
+@lru_cache(maxsize=1)
+def _token_statement():
     from rems.models import ApiToken
 
+    return (select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash", type_=String()))
+            .options(joinedload(ApiToken.user)))
+
+
+def current_api_user():
+    """The user behind the bearer token, or ApiError 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
         raise ApiError(401, "UNAUTHORIZED", "A valid bearer token is required.")
-    # One statement per request: the token joined with its user.
-    row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == digest(token.strip())).options(joinedload(ApiToken.user))
-    ).scalar_one_or_none()
+    # One statement per request: the token joined with its user (statement built once per process).
+    row = db.session.execute(_token_statement(), {"token_hash": digest(token.strip())}).scalar_one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= now() or not row.user.is_active:
         raise ApiError(401, "UNAUTHORIZED", "The token is invalid, expired or revoked.")
     g.api_token = row

@@ -60,7 +60,7 @@ def _check(spec: F, value, path: str, errors: list) -> object:
                 return None
         if t == "date":
             try:
-                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
                     raise ValueError
                 parsed = date.fromisoformat(value)
             except ValueError:

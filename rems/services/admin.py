@@ -6,6 +6,7 @@ from sqlalchemy import select
 from rems.clock import now
 from rems.errors import ApiError
 from rems.extensions import db
+from rems.ids import parse_id
 from rems.models import ComprehensionQuestion, PregnancyCase, User
 from rems.services import audit, practice
 from rems.services.patient_self import serialize_question
@@ -13,9 +14,8 @@ from rems.tasks import unit_of_work
 
 
 def _by_id(model, raw):
-    if not (isinstance(raw, str | int) and str(raw).isdigit() and len(str(raw)) < 12):
-        raise ApiError(404, "NOT_FOUND", "No such record.")
-    obj = db.session.get(model, int(raw))
+    parsed = parse_id(raw)
+    obj = db.session.get(model, parsed) if parsed is not None else None
     if obj is None:
         raise ApiError(404, "NOT_FOUND", "No such record.")
     return obj

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from rems.clock import program
 from rems.extensions import db
+from rems.ids import is_digits
 from rems.models import AuditEntry, Patient, PregnancyCase, User
 from rems.models.accounts import ACCOUNT_STATUSES, ROLES
 from workflows import window_close_instant
@@ -29,7 +30,7 @@ def _text(args, name: str) -> str:
 
 def _page(args) -> int:
     raw = args.get("page") or "1"
-    return max(1, min(int(raw), 10**6)) if raw.isdigit() and len(raw) < 8 else 1
+    return max(1, min(int(raw), 10**6)) if is_digits(raw) and len(raw) < 8 else 1
 
 
 def _date(args, name: str) -> date | None:
@@ -105,7 +106,7 @@ def search_audit(args) -> tuple[Page, dict]:
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
     if action:
         stmt = stmt.where(AuditEntry.action == action)
-    if actor.isdigit() and len(actor) < 12:
+    if is_digits(actor) and len(actor) < 12:
         stmt = stmt.where(AuditEntry.actor_id == int(actor))
     elif actor:
         stmt = stmt.where(

@@ -7,8 +7,9 @@ Two pharmacists asking for the same patient at once get one RMA: the course row 
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 
-from sqlalchemy import literal, select
+from sqlalchemy import Integer, String, bindparam, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -40,6 +41,27 @@ from workflows import decide_dispense, evaluate_patient
 from workflows.facts import DispenseRequest
 
 
+@lru_cache(maxsize=2)
+def _patient_statement(lock: bool):
+    """The patient with its latest course and prescriber; built once per process (`rems_id` bound)."""
+    stmt = (select(Patient, Course).join(Course, Course.patient_id == Patient.id)
+            .where(Patient.rems_id == bindparam("rems_id", type_=String())).order_by(Course.id.desc()).limit(1)
+            .options(joinedload(Patient.prescriber)))
+    return stmt.with_for_update(of=Course) if lock else stmt
+
+
+@lru_cache(maxsize=1)
+def _parties_statement():
+    """Requested prescriber by NPI, pharmacy by NCPDP ID, and this pharmacist's membership."""
+    member = select(PharmacyMember.id).where(PharmacyMember.pharmacy_id == Pharmacy.id,
+                                             PharmacyMember.user_id == bindparam("user_id", type_=Integer()),
+                                             PharmacyMember.active).exists()
+    one = select(literal(1).label("one")).subquery()
+    return (select(Prescriber, Pharmacy, member.label("member")).select_from(one)
+            .outerjoin(Prescriber, Prescriber.npi == bindparam("npi", type_=String()))
+            .outerjoin(Pharmacy, Pharmacy.ncpdp_id == bindparam("ncpdp", type_=String())))
+
+
 def _request(user: User, data: dict, lock: bool = False):
     """Everything R-LOOP-1 decides on, in three statements whatever the patient's history:
     the patient with its latest course and prescriber (course row locked when `lock`, R-RMA-2); the
@@ -47,23 +69,13 @@ def _request(user: User, data: dict, lock: bool = False):
     patient = course = None
     rems_id = data["rems_id"]
     if isinstance(rems_id, str) and len(rems_id) <= 12:
-        stmt = (select(Patient, Course).join(Course, Course.patient_id == Patient.id)
-                .where(Patient.rems_id == rems_id).order_by(Course.id.desc()).limit(1)
-                .options(joinedload(Patient.prescriber)))
-        if lock:
-            stmt = stmt.with_for_update(of=Course)
-        row = db.session.execute(stmt).first()
+        row = db.session.execute(_patient_statement(lock), {"rems_id": rems_id}).first()
         # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
         if row is not None and row.Patient.date_of_birth == data["date_of_birth"]:
             patient, course = row
-    member = select(PharmacyMember.id).where(PharmacyMember.pharmacy_id == Pharmacy.id,
-                                             PharmacyMember.user_id == user.id,
-                                             PharmacyMember.active).exists()
-    one = select(literal(1).label("one")).subquery()
     prescriber, pharmacy, is_member = db.session.execute(
-        select(Prescriber, Pharmacy, member.label("member")).select_from(one)
-        .outerjoin(Prescriber, Prescriber.npi == data["prescriber_npi"])
-        .outerjoin(Pharmacy, Pharmacy.ncpdp_id == data["pharmacy_ncpdp_id"])).one()
+        _parties_statement(), {"user_id": user.id, "npi": data["prescriber_npi"],
+                               "ncpdp": data["pharmacy_ncpdp_id"]}).one()
     facts = patient_facts(patient, course, course_records(course.id)) if patient is not None else None
     req = DispenseRequest(patient=facts, prescriber=prescriber_facts(prescriber),
                           pharmacy=pharmacy_facts(pharmacy), pharmacist_is_member=bool(is_member),

@@ -19,6 +19,7 @@ from rems import policy
 from rems.clock import now, program
 from rems.errors import ApiError
 from rems.extensions import db
+from rems.ids import parse_id
 from rems.models import Document, Signature
 
 ASSETS = Path(__file__).resolve().parent.parent / "static" / "pdf"
@@ -135,8 +136,9 @@ def render_document(document_id: int) -> None:
 
 def readable(user, doc_id) -> Document:
     doc = None
-    if isinstance(doc_id, str) and doc_id.isdigit() and len(doc_id) < 12:
-        doc = db.session.get(Document, int(doc_id))
+    parsed = parse_id(doc_id)
+    if parsed is not None:
+        doc = db.session.get(Document, parsed)
     policy.require(user, "document.read", doc)
     return doc
 

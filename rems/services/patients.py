@@ -8,6 +8,7 @@ from sqlalchemy import select
 from rems.clock import now, program, today
 from rems.errors import ApiError
 from rems.extensions import db
+from rems.ids import is_digits
 from rems.models import (
     CategoryChange,
     ContraceptionRecord,
@@ -39,7 +40,7 @@ def rems_id_check_digit(body: str) -> str:
 
 
 def rems_id_valid(rems_id: str) -> bool:
-    return (isinstance(rems_id, str) and len(rems_id) == 10 and rems_id.isdigit()
+    return (is_digits(rems_id, 10)
             and rems_id_check_digit(rems_id[:9]) == rems_id[9])
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from rems.clock import now, program, today
 from rems.errors import ApiError
 from rems.extensions import db
+from rems.ids import is_digits
 from rems.models import Pharmacy, PharmacyMember, Prescriber, User
 from rems.services import accounts, audit, signatures
 from rems.tasks import unit_of_work
@@ -15,7 +16,7 @@ from rems.tasks import unit_of_work
 
 def npi_valid(npi: str) -> bool:
     """R-PRES-1: 10 digits, Luhn check over "80840" + NPI."""
-    if not (isinstance(npi, str) and len(npi) == 10 and npi.isdigit()):
+    if not is_digits(npi, 10):
         return False
     digits = [int(c) for c in "80840" + npi]
     total = 0

@@ -65,7 +65,7 @@ def test_script_in_a_name_is_escaped_on_the_web_page(client, factory):
 
 @pytest.mark.parametrize("doc_id", ["..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
                                     "1;DROP TABLE documents", "1%00", "-1", "99999999999999999999", "1e3", "0x10",
-                                    "%F0%9F%98%80"])
+                                    "%F0%9F%98%80", "%C2%B23", "%D9%A3"])
 def test_path_traversal_and_odd_document_ids_are_not_found(client, login_as, doc_id):
     headers = login_as("admin")
     for suffix in ("", "/pdf"):
@@ -110,3 +110,16 @@ def test_hostile_query_strings_are_refused(client, login_as):
         resp = client.get(f"{V1}/eligibility", headers=headers, query_string={
             "rems_id": value, "date_of_birth": value, "prescriber_npi": value, "pharmacy_ncpdp_id": value})
         _problem(resp, 422)
+
+
+@pytest.mark.parametrize("raw_id", ["%C2%B23", "%D9%A3", "1%C2%B2", "0", "-3"])
+def test_unicode_digit_ids_are_not_found_anywhere(client, login_as, raw_id):
+    """Found by schemathesis: "²3".isdigit() is True but int("²3") fails; ids are ASCII digits only."""
+    headers = login_as("admin")
+    body = {"status": "suspended", "reason": "test"}
+    assert client.post(f"{V1}/admin/users/{raw_id}/status", json=body, headers=headers).status_code == 404
+    q = {"text": "Q?", "explanation": "E.", "choices": [{"id": "a", "text": "A", "correct": True},
+                                                       {"id": "b", "text": "B", "correct": False}]}
+    assert client.put(f"{V1}/admin/comprehension-questions/{raw_id}", json=q, headers=headers).status_code == 404
+    assert client.post(f"{V1}/admin/pregnancy-cases/{raw_id}/close", json={"reason": "x"},
+                       headers=headers).status_code == 404

@@ -11,12 +11,12 @@ from rems.services import practice
 STATE = F("string", pattern=r"[A-Za-z]{2}", max_len=2, min_len=2)
 LICENSE = F("string", max_len=40, min_len=1)
 PRESCRIBER = {"email": F("email"), "password": PASSWORD, "first_name": NAME, "last_name": NAME,
-              "npi": F("string", pattern=r"\d{10}", max_len=10), "license_state": STATE,
+              "npi": F("string", pattern=r"[0-9]{10}", max_len=10), "license_state": STATE,
               "license_number": LICENSE}
-PHARMACY = {"name": NAME, "ncpdp_id": F("string", pattern=r"\d{7}", max_len=7),
-            "npi": F("string", pattern=r"\d{10}", max_len=10),
+PHARMACY = {"name": NAME, "ncpdp_id": F("string", pattern=r"[0-9]{7}", max_len=7),
+            "npi": F("string", pattern=r"[0-9]{10}", max_len=10),
             "address": F("object", props={"line1": NAME, "city": NAME, "state": STATE,
-                                          "zip": F("string", pattern=r"\d{5}(-\d{4})?", max_len=10)}),
+                                          "zip": F("string", pattern=r"[0-9]{5}(-[0-9]{4})?", max_len=10)}),
             "rsp": F("object", props={"email": F("email"), "password": PASSWORD, "first_name": NAME,
                                       "last_name": NAME, "license_number": LICENSE})}
 SIGN = {"signature": SIGNATURE}
