@@ -5,7 +5,7 @@ loopback port, and drive it with wrk (a separate C process, 2 threads, 8 connect
 request files: GET /api/v1/ping (authenticated no-op: the baseline), GET /api/v1/eligibility (a
 random mix of all patients: eligible and refused, every check audited), POST /api/v1/authorizations
 (80% eligible patients -> 201 RMA issued, 20% patients whose tests/visit are due -> 409 refused).
-Then the reminder sweep over the largest database and the PDF timing. Writes bench/results.md.
+Then the reminder sweep over each database and the PDF timing. Writes bench/results.md.
 RMAs issued by a previous run (recorded on the seed day or later) are deleted first, so runs
 repeat. Each wrk run is bounded by --duration seconds (<= 30).
 """
@@ -277,11 +277,15 @@ def main(argv=None) -> None:
     rng = random.Random(20260209)
     log = print
     sizes = args.sizes.split(",")
+    load_before = os.getloadavg()
     results = {label: run_size(label, duration, rng, log) for label in sizes}
-    sweep = None if args.skip_sweep else extras.sweep(f"rems_bench_{sizes[-1]}", log)
+    sweep = None if args.skip_sweep else [extras.sweep(f"rems_bench_{s}", log) for s in sizes]
     pdf = None if args.skip_pdf else extras.pdf(log)
     cmd = "  ".join([".venv/bin/python bench/run.py", *(argv or sys.argv[1:])])
-    text = extras.report(machine(), cmd, duration, results, sweep, pdf)
+    load_after = os.getloadavg()
+    where = (f"{machine()}; load average (1/5/15 min) {'/'.join(f'{x:.2f}' for x in load_before)} "
+             f"before the run, {'/'.join(f'{x:.2f}' for x in load_after)} after")
+    text = extras.report(where, cmd, duration, results, sweep, pdf)
     Path(args.out).write_text(text)
     log(text)
 

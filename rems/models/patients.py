@@ -108,6 +108,8 @@ class Attestation(_Record, db.Model):
     """A passed and signed monthly attestation (R-ATT-1)."""
 
     __tablename__ = "attestations"
+    # reminder sweep: "no attestation recorded after this test" is an index-only probe (bench/NOTES.md)
+    __table_args__ = (Index("ix_attestations_course_id_recorded_at", "course_id", "recorded_at"),)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     cycle_number: Mapped[int] = mapped_column(Integer)
     answers: Mapped[dict] = mapped_column(JSON)

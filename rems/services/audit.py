@@ -38,7 +38,7 @@ def _actor():
     return user
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = text("SELECT id, entry_hash FROM audit_chain_head(:k)")
 _LAST = select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
 _INSERT = insert(AuditEntry.__table__)
 _COLUMNS = ("id", "at", "actor_id", "actor_role", "ip", "action", "object_type", "object_id", "patient_id",
@@ -55,8 +55,10 @@ def record(action: str, object_type: str | None = None, object_id=None, *, patie
     actor = actor or _actor()
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK, {"k": CHAIN_LOCK})
-    last = session.execute(_LAST).first()
+        # the advisory lock, then the head read under a fresh snapshot: one round trip (migration 0004)
+        last = session.execute(_HEAD, {"k": CHAIN_LOCK}).first()
+    else:
+        last = session.execute(_LAST).first()
     prev = last.entry_hash if last else GENESIS
     entry = AuditEntry(
         id=(last.id + 1) if last else 1,

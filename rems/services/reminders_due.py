@@ -1,10 +1,11 @@
 """R-REM-1: which reminders are due today. The database is the schedule (architecture.md example 8).
 
 Each function answers one kind with set-based SQL (a constant number of queries, whatever the
-number of patients); only the window reminders, which need the per-patient cycle walk, evaluate
-a small, date-bounded candidate set through the engine in batches. Every lead time comes from the
+number of patients), streamed rather than loaded. Only the window reminders need the per-patient
+cycle walk: SQL narrows them to the courses that can owe one today (`_window_candidates`), and the
+engine decides on those, in batches of two statements each. Every lead time comes from the
 program definition (workflows/program.py). Each due reminder is a `Due` value; the caller records
-it once (R-REM-2).
+it once (R-REM-2). Plans and timings at 1M patients: bench/NOTES.md.
 """
 from __future__ import annotations
 
@@ -54,8 +55,7 @@ def _reachable(user_id_col):
 
 def _not_sent(recipient_col, kind: str, key_expr):
     """Anti-join on the R-REM-2 unique key, so old candidates are not re-read every sweep."""
-    return ~exists().where(ReminderSent.recipient_id == recipient_col, ReminderSent.kind == kind,
-                           ReminderSent.subject_key == key_expr)
+    return ~_sent(recipient_col, kind, key_expr)
 
 
 def _latest_course():
@@ -151,6 +151,7 @@ def _stream(stmt, batch: int = STREAM_BATCH):
 
 
 def _sent(recipient_col, kind: str, key_expr):
+    """A reminders_sent row exists for this R-REM-2 key."""
     return exists().where(ReminderSent.recipient_id == recipient_col, ReminderSent.kind == kind,
                           ReminderSent.subject_key == key_expr)
 

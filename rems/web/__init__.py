@@ -12,6 +12,7 @@ import importlib
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 
+from rems.clock import program
 from rems.web import sessions
 from rems.web.helpers import badge_tone, days_until, long_date, long_datetime
 
@@ -63,7 +64,7 @@ def init_app(app) -> None:
         for role, links in getattr(module, "NAV", {}).items():
             nav.setdefault(role, []).extend(links)
     app.extensions["rems_nav"] = nav
-    app.jinja_env.globals.update(nav_items=_nav_items, badge_tone=badge_tone)
+    app.jinja_env.globals.update(nav_items=_nav_items, badge_tone=badge_tone, program=program)
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["long_date_dt"] = long_datetime
     app.jinja_env.filters["days_until"] = days_until

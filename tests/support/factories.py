@@ -29,6 +29,14 @@ class Factory:
         self.app = app
 
     # --- actors -------------------------------------------------------------
+    def user(self, role: str):
+        """A fresh, usable account of `role` (pharmacist: a certified pharmacy's RSP)."""
+        makers = {"admin": self.admin, "prescriber": lambda: self.prescriber().user,
+                  "pharmacist": lambda: self.pharmacy()[1], "patient": lambda: self.patient().user}
+        if role not in makers:
+            raise ValueError(role)
+        return makers[role]()
+
     def admin(self, email=None):
         from rems.services.accounts import create_admin
 
@@ -119,17 +127,7 @@ def login_as(factory, token_for):
     """API headers for a fresh actor of `role` (prescriber, pharmacist, patient, admin)."""
 
     def login(role: str):
-        if role == "admin":
-            user = factory.admin()
-        elif role == "prescriber":
-            user = factory.prescriber().user
-        elif role == "pharmacist":
-            user = factory.pharmacy()[1]
-        elif role == "patient":
-            user = factory.patient().user
-        else:
-            raise ValueError(role)
-        return token_for(user)
+        return token_for(factory.user(role))
 
     return login
 

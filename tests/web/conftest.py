@@ -68,16 +68,7 @@ def web_as(web, factory):
     """Sign in a fresh actor of `role`; returns the user (patient role: the patient's user)."""
 
     def login(role: str):
-        if role == "admin":
-            user = factory.admin()
-        elif role == "prescriber":
-            user = factory.prescriber().user
-        elif role == "pharmacist":
-            user = factory.pharmacy()[1]
-        elif role == "patient":
-            user = factory.patient().user
-        else:
-            raise ValueError(role)
+        user = factory.user(role)
         web.sign_in(user)
         return user
 

@@ -49,7 +49,7 @@ def _email(label="Email address"):
 
 
 STATE = [DataRequired("Enter the 2-letter state"), Regexp(r"^[A-Za-z]{2}$", message="Use 2 letters, like NY")]
-NPI = [DataRequired("Enter the 10-digit NPI"), Regexp(r"^\d{10}$", message="An NPI has 10 digits")]
+NPI = [DataRequired("Enter the 10-digit NPI"), Regexp(r"^[0-9]{10}$", message="An NPI has 10 digits")]
 
 
 class SignInForm(FlaskForm):
@@ -93,7 +93,7 @@ class PharmacyRegisterForm(FlaskForm):
         "NCPDP ID",
         validators=[
             DataRequired("Enter the 7-digit NCPDP ID"),
-            Regexp(r"^\d{7}$", message="An NCPDP ID has 7 digits"),
+            Regexp(r"^[0-9]{7}$", message="An NCPDP ID has 7 digits"),
         ],
     )
     npi = StringField("Pharmacy NPI", validators=NPI)
@@ -104,7 +104,7 @@ class PharmacyRegisterForm(FlaskForm):
         "ZIP code",
         validators=[
             DataRequired("Enter the ZIP code"),
-            Regexp(r"^\d{5}(-\d{4})?$", message="Use 5 digits, like 10001"),
+            Regexp(r"^[0-9]{5}(-[0-9]{4})?$", message="Use 5 digits, like 10001"),
         ],
     )
     rsp_first_name = _name("First name")

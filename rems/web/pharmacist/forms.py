@@ -24,7 +24,7 @@ class DispenseForm(FlaskForm):
         "Patient's REMS ID",
         validators=[
             DataRequired("Enter the patient's REMS ID"),
-            Regexp(r"^\s*\d{10}\s*$", message="A REMS ID has 10 digits"),
+            Regexp(r"^\s*[0-9]{10}\s*$", message="A REMS ID has 10 digits"),
         ],
     )
     date_of_birth = DateField(
@@ -34,7 +34,7 @@ class DispenseForm(FlaskForm):
         "Prescriber's NPI",
         validators=[
             DataRequired("Enter the prescriber's NPI"),
-            Regexp(r"^\s*\d{10}\s*$", message="An NPI has 10 digits"),
+            Regexp(r"^\s*[0-9]{10}\s*$", message="An NPI has 10 digits"),
         ],
     )
     days_supply = IntegerField(
