@@ -12,6 +12,7 @@ import smtplib
 from datetime import UTC, datetime, timedelta
 
 from celery import Celery, Task
+from celery.signals import worker_ready
 from flask import Flask
 
 from rems import create_app
@@ -117,3 +118,9 @@ def heartbeat() -> None:
     client = redis.Redis.from_url(flask_app.config["REDIS_URL"])
     client.set(HEARTBEAT_KEY, datetime.now(UTC).isoformat(), ex=HEARTBEAT_TTL_SECONDS)
     client.close()
+
+
+@worker_ready.connect
+def _announce(sender=None, **_kwargs) -> None:
+    """A worker that just started is alive at once, without waiting for beat's next heartbeat."""
+    heartbeat()
