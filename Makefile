@@ -41,7 +41,7 @@ test-postgres:
 	REMS_TEST_DB=postgres $(BIN)/pytest -q -p no:cacheprovider
 
 test-sqlite:
-	REMS_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not redis and not browser" tests/workflows tests/api tests/rems tests/web
+	REMS_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not redis and not browser"
 
 lint:
 	$(BIN)/ruff check rems workflows worker tests bench

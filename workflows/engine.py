@@ -136,13 +136,13 @@ def decide_dispense(request: DispenseRequest, program: Program, now: datetime) -
     """R-LOOP-1, R-RMA-5: may an RMA be issued now? A refusal lists every code that applies."""
     today = local_date(now, program)
     reasons = _actor_reasons(request, today)
-    window = None
+    window = cycle_number = None
     if request.patient is None:  # R-RMA-6: unknown ID and wrong birth date look the same
         reasons.append(Reason("PATIENT_NOT_FOUND", "No patient matches this REMS ID and date of birth."))
     else:
         status = evaluate_patient(request.patient, program, now)
         reasons.extend(status.reasons)
-        window = status.window
+        window, cycle_number = status.window, status.cycle_number
     if request.days_supply is not None and request.days_supply > program.max_days_supply:  # R-RMA-2
         reasons.append(
             Reason(
@@ -161,4 +161,5 @@ def decide_dispense(request: DispenseRequest, program: Program, now: datetime) -
         reasons=unique,
         window=window,
         do_not_dispense_after=window.closes if allowed and window else None,
+        cycle_number=cycle_number,
     )

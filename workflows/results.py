@@ -62,6 +62,7 @@ class Decision:
     reasons: tuple[Reason, ...]
     window: Window | None
     do_not_dispense_after: date | None
+    cycle_number: int | None = None  # the patient's current cycle (None when the patient is unknown)
 
     @property
     def codes(self) -> tuple[str, ...]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 
-from sqlalchemy import Integer, String, bindparam, literal, select
+from sqlalchemy import Integer, String, bindparam, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from rems import policy
 from rems.clock import now, program
@@ -29,59 +28,90 @@ from rems.models import (
 )
 from rems.services import audit
 from rems.services.canonical import canonical, sha256_hex
-from rems.services.facts import (
-    course_records,
-    current_course,
-    patient_facts,
-    pharmacy_facts,
-    prescriber_facts,
-)
+from rems.services.facts import course_records, current_course, patient_facts
 from rems.tasks import unit_of_work
 from workflows import decide_dispense, evaluate_patient
-from workflows.facts import DispenseRequest
+from workflows.facts import DispenseRequest, PatientFacts, PharmacyFacts, PrescriberFacts
+
+# The dispense path reads with Core statements on the table columns (plain rows, no ORM identity
+# map or instance loading: that layer cost more CPU than the statements; bench/NOTES.md), each
+# built once per process with its values bound.
+_P, _C, _R, _PH, _M = (m.__table__ for m in (Patient, Course, Prescriber, Pharmacy, PharmacyMember))
 
 
 @lru_cache(maxsize=2)
 def _patient_statement(lock: bool):
     """The patient with its latest course and prescriber; built once per process (`rems_id` bound)."""
-    stmt = (select(Patient, Course).join(Course, Course.patient_id == Patient.id)
-            .where(Patient.rems_id == bindparam("rems_id", type_=String())).order_by(Course.id.desc()).limit(1)
-            .options(joinedload(Patient.prescriber)))
-    return stmt.with_for_update(of=Course) if lock else stmt
+    p, c, r = _P.c, _C.c, _R.c
+    stmt = (select(p.id, p.rems_id, p.first_name, p.last_name, p.date_of_birth, p.category, p.prescriber_id,
+                   p.consent_signed_at, p.home_testing_enabled, c.id.label("course_id"), c.enrolled_at,
+                   c.status.label("course_status"), c.last_dose_date, c.pregnancy_reported_at,
+                   r.npi.label("prescriber_npi"), r.status.label("prescriber_status"),
+                   r.certified_until.label("prescriber_certified_until"))
+            .select_from(_P.join(_C, c.patient_id == p.id).join(_R, r.id == p.prescriber_id))
+            .where(p.rems_id == bindparam("rems_id", type_=String())).order_by(c.id.desc()).limit(1))
+    return stmt.with_for_update(of=_C) if lock else stmt
 
 
 @lru_cache(maxsize=1)
 def _parties_statement():
     """Requested prescriber by NPI, pharmacy by NCPDP ID, and this pharmacist's membership."""
-    member = select(PharmacyMember.id).where(PharmacyMember.pharmacy_id == Pharmacy.id,
-                                             PharmacyMember.user_id == bindparam("user_id", type_=Integer()),
-                                             PharmacyMember.active).exists()
+    r, ph = _R.c, _PH.c
+    member = select(_M.c.id).where(_M.c.pharmacy_id == ph.id,
+                                   _M.c.user_id == bindparam("user_id", type_=Integer()),
+                                   _M.c.active).exists()
     one = select(literal(1).label("one")).subquery()
-    return (select(Prescriber, Pharmacy, member.label("member")).select_from(one)
-            .outerjoin(Prescriber, Prescriber.npi == bindparam("npi", type_=String()))
-            .outerjoin(Pharmacy, Pharmacy.ncpdp_id == bindparam("ncpdp", type_=String())))
+    return (select(r.id.label("prescriber_id"), r.npi, r.status.label("prescriber_status"),
+                   r.certified_until.label("prescriber_certified_until"), ph.id.label("pharmacy_id"),
+                   ph.ncpdp_id, ph.status.label("pharmacy_status"),
+                   ph.certified_until.label("pharmacy_certified_until"), member.label("member"))
+            .select_from(one)
+            .outerjoin(_R, r.npi == bindparam("npi", type_=String()))
+            .outerjoin(_PH, ph.ncpdp_id == bindparam("ncpdp", type_=String())))
+
+
+def _requested_prescriber(row) -> PrescriberFacts | None:
+    if row.prescriber_id is None:
+        return None
+    return PrescriberFacts(id=row.prescriber_id, npi=row.npi, status=row.prescriber_status,
+                           certified_until=row.prescriber_certified_until)
+
+
+def _patient(row, records: dict[str, tuple]) -> PatientFacts:
+    return PatientFacts(
+        id=row.id, rems_id=row.rems_id, first_name=row.first_name, last_name=row.last_name,
+        date_of_birth=row.date_of_birth, category=row.category, prescriber_id=row.prescriber_id,
+        enrolled_at=row.enrolled_at, consent_signed_at=row.consent_signed_at,
+        home_testing_enabled=row.home_testing_enabled, last_dose_date=row.last_dose_date,
+        pregnancy_reported_at=row.pregnancy_reported_at, **records)
 
 
 def _request(user: User, data: dict, lock: bool = False):
     """Everything R-LOOP-1 decides on, in three statements whatever the patient's history:
     the patient with its latest course and prescriber (course row locked when `lock`, R-RMA-2); the
-    requested prescriber, pharmacy and this pharmacist's membership; the course's records."""
-    patient = course = None
+    requested prescriber, pharmacy and this pharmacist's membership; the course's records.
+    Returns the engine's request, the patient row (None when unknown, R-RMA-6) and the parties row."""
+    conn = db.session.connection()
+    row = None
     rems_id = data["rems_id"]
     if isinstance(rems_id, str) and len(rems_id) <= 12:
-        row = db.session.execute(_patient_statement(lock), {"rems_id": rems_id}).first()
+        row = conn.execute(_patient_statement(lock), {"rems_id": rems_id}).first()
         # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
-        if row is not None and row.Patient.date_of_birth == data["date_of_birth"]:
-            patient, course = row
-    prescriber, pharmacy, is_member = db.session.execute(
-        _parties_statement(), {"user_id": user.id, "npi": data["prescriber_npi"],
-                               "ncpdp": data["pharmacy_ncpdp_id"]}).one()
-    facts = patient_facts(patient, course, course_records(course.id)) if patient is not None else None
-    req = DispenseRequest(patient=facts, prescriber=prescriber_facts(prescriber),
-                          pharmacy=pharmacy_facts(pharmacy), pharmacist_is_member=bool(is_member),
-                          days_supply=data.get("days_supply"),
-                          patient_prescriber=prescriber_facts(patient.prescriber) if patient else None)
-    return req, patient, course, pharmacy, prescriber
+        if row is not None and row.date_of_birth != data["date_of_birth"]:
+            row = None
+    parties = conn.execute(_parties_statement(), {"user_id": user.id, "npi": data["prescriber_npi"],
+                                                  "ncpdp": data["pharmacy_ncpdp_id"]}).one()
+    facts = _patient(row, course_records(row.course_id)) if row is not None else None
+    ph = None
+    if parties.pharmacy_id is not None:
+        ph = PharmacyFacts(id=parties.pharmacy_id, ncpdp_id=parties.ncpdp_id, status=parties.pharmacy_status,
+                           certified_until=parties.pharmacy_certified_until)
+    req = DispenseRequest(patient=facts, prescriber=_requested_prescriber(parties), pharmacy=ph,
+                          pharmacist_is_member=bool(parties.member), days_supply=data.get("days_supply"),
+                          patient_prescriber=PrescriberFacts(
+                              id=row.prescriber_id, npi=row.prescriber_npi, status=row.prescriber_status,
+                              certified_until=row.prescriber_certified_until) if row is not None else None)
+    return req, row, parties
 
 
 def _reasons(decision) -> list[dict]:
@@ -95,7 +125,7 @@ def _window(decision):
 
 def eligibility(user: User, query: dict) -> dict:
     """GET /eligibility: the decision a pharmacist would get now, without issuing anything."""
-    req, patient, _, _, _ = _request(user, query)
+    req, patient, _ = _request(user, query)
     decision = decide_dispense(req, program(), now())
     with unit_of_work():
         audit.record("dispense.checked", "patient", patient.id if patient else None,
@@ -157,7 +187,7 @@ def authorize(user: User, data: dict, idempotency_key: str | None = None) -> tup
 def _authorize_once(user, data, idempotency_key, request_hash):
     prog = program()
     with unit_of_work():
-        req, patient, course, pharmacy, prescriber = _request(user, data, lock=True)
+        req, patient, parties = _request(user, data, lock=True)
         decision = decide_dispense(req, prog, now())
         if not decision.allowed:
             status, body = 409, {"type": "https://rems.example/problems/not-eligible", "title": "Conflict",
@@ -169,15 +199,16 @@ def _authorize_once(user, data, idempotency_key, request_hash):
                          after={"codes": [r.code for r in decision.reasons], "pharmacy": data["pharmacy_ncpdp_id"]},
                          actor=user)
         else:
-            st = evaluate_patient(req.patient, prog, now())
-            rma = Authorization(rma=_new_rma(), course_id=course.id, patient_id=patient.id,
-                                prescriber_id=prescriber.id, pharmacy_id=pharmacy.id, pharmacist_id=user.id,
-                                cycle_number=st.cycle_number, days_supply=data["days_supply"],
-                                quantity=data["quantity"], recorded_at=now(),
+            # the cycle comes from the evaluation decide_dispense already made (one engine pass)
+            rma = Authorization(rma=_new_rma(), course_id=patient.course_id, patient_id=patient.id,
+                                prescriber_id=parties.prescriber_id, pharmacy_id=parties.pharmacy_id,
+                                pharmacist_id=user.id, cycle_number=decision.cycle_number,
+                                days_supply=data["days_supply"], quantity=data["quantity"], recorded_at=now(),
                                 do_not_dispense_after=decision.do_not_dispense_after, status="authorized")
             db.session.add(rma)
             db.session.flush()
-            course.status = "active"
+            if patient.course_status != "active":
+                db.session.execute(update(_C).where(_C.c.id == patient.course_id).values(status="active"))
             audit.record("authorization.issued", "authorization", rma.rma, patient_id=patient.id,
                          after={"rma": rma.rma, "days_supply": rma.days_supply, "quantity": rma.quantity,
                                 "do_not_dispense_after": rma.do_not_dispense_after, "cycle": rma.cycle_number},

@@ -69,25 +69,25 @@ def current_course(patient: Patient, lock: bool = False) -> Course:
 
 def _branch(where, tag: int, model, **cols):
     """One arm of the records UNION: the shared columns, typed NULL where this table has none;
-    `where(model)` selects the course(s)."""
-    values = [cols[k] if k in cols else cast(null(), t) for k, t in _NONE.items()]
-    return select(literal(tag, Integer()).label("tag"), model.id.label("id"),
-                  model.course_id.label("course_id"), model.recorded_at.label("recorded_at"),
+    `where(columns)` selects the course(s). Built on the Core table columns, not the ORM attributes,
+    so the statement runs without the ORM's compile and row-loading layer (bench/NOTES.md)."""
+    c = model.__table__.c
+    values = [c[cols[k]] if k in cols else cast(null(), t) for k, t in _NONE.items()]
+    return select(literal(tag, Integer()).label("tag"), c.id.label("id"),
+                  c.course_id.label("course_id"), c.recorded_at.label("recorded_at"),
                   *[v.label(k) for v, k in zip(values, _NONE, strict=True)]
-                  ).where(where(model))
+                  ).where(where(c))
 
 
 def _union(where):
-    T, A = PregnancyTest, Authorization
     return union_all(
-        _branch(where, 0, Visit, day=Visit.visit_date, flag=Visit.counseled),
-        _branch(where, 1, ContraceptionRecord, day=ContraceptionRecord.start_date,
-                flag=ContraceptionRecord.abstinence, js=ContraceptionRecord.forms),
-        _branch(where, 2, T, day=T.specimen_date, s1=T.kind, s2=T.result, s3=T.setting),
+        _branch(where, 0, Visit, day="visit_date", flag="counseled"),
+        _branch(where, 1, ContraceptionRecord, day="start_date", flag="abstinence", js="forms"),
+        _branch(where, 2, PregnancyTest, day="specimen_date", s1="kind", s2="result", s3="setting"),
         _branch(where, 3, Attestation),
         _branch(where, 4, AttestationFailure),
-        _branch(where, 5, A, day=A.do_not_dispense_after, s1=A.rma, n1=A.pharmacy_id, n2=A.days_supply,
-                ts=A.reversed_at),
+        _branch(where, 5, Authorization, day="do_not_dispense_after", s1="rma", n1="pharmacy_id",
+                n2="days_supply", ts="reversed_at"),
     ).order_by("tag", "id")
 
 
@@ -112,7 +112,7 @@ def _batch_records_statement(dialect: str):
 def course_records(course_id: int) -> dict[str, tuple]:
     """Every record of a course as engine facts, in ONE statement (UNION ALL of the six tables),
     so the dispense path costs the same for a patient with one cycle as with twelve."""
-    return _as_facts(db.session.execute(_records_statement(), {"course_id": course_id}))
+    return _as_facts(db.session.connection().execute(_records_statement(), {"course_id": course_id}))
 
 
 def courses_records(course_ids: list[int]) -> dict[int, dict[str, tuple]]:
