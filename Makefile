@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python system-deps
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 
 # Debian packages the tests and PDF checks use (Chromium for browser tests, pdftoppm, fonts, WeasyPrint's Pango).
 system-deps:

@@ -29,12 +29,13 @@ step_bandit() {
 step_audit() {
   "$PY" -m pip install -q pip-audit >/dev/null || return 1
   local out rc
-  out=$("$PY" -m pip_audit --skip-editable --progress-spinner off 2>&1); rc=$?
+  # the locked versions the test command installs (requirements.lock), exactly as pinned
+  out=$("$PY" -m pip_audit --disable-pip --no-deps -r requirements.lock --progress-spinner off 2>&1); rc=$?
   echo "$out" | grep -v "could not be audited" | head -40
   [ $rc -eq 0 ] || return 1
   local audited skipped
   skipped=$(echo "$out" | grep -c "could not be audited" || true)
-  audited=$("$PY" -m pip list --format=freeze 2>/dev/null | grep -vc "^-e" || true)
+  audited=$(grep -c "==" requirements.lock || true)
   if [ "$skipped" -ge "$((audited - 1))" ]; then
     echo "pip-audit reached no vulnerability database: $skipped of $audited packages not audited"
     [ "${SECURITY_ALLOW_OFFLINE:-0}" = "1" ] && { echo "(tolerated: SECURITY_ALLOW_OFFLINE=1)"; return 0; }

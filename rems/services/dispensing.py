@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 
-from sqlalchemy import Integer, String, bindparam, literal, select, update
+from sqlalchemy import Integer, String, bindparam, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from rems import policy
@@ -40,41 +40,35 @@ _P, _C, _R, _PH, _M = (m.__table__ for m in (Patient, Course, Prescriber, Pharma
 
 
 @lru_cache(maxsize=2)
-def _patient_statement(lock: bool):
-    """The patient with its latest course and prescriber; built once per process (`rems_id` bound)."""
-    p, c, r = _P.c, _C.c, _R.c
-    stmt = (select(p.id, p.rems_id, p.first_name, p.last_name, p.date_of_birth, p.category, p.prescriber_id,
-                   p.consent_signed_at, p.home_testing_enabled, c.id.label("course_id"), c.enrolled_at,
-                   c.status.label("course_status"), c.last_dose_date, c.pregnancy_reported_at,
-                   r.npi.label("prescriber_npi"), r.status.label("prescriber_status"),
-                   r.certified_until.label("prescriber_certified_until"))
-            .select_from(_P.join(_C, c.patient_id == p.id).join(_R, r.id == p.prescriber_id))
-            .where(p.rems_id == bindparam("rems_id", type_=String())).order_by(c.id.desc()).limit(1))
-    return stmt.with_for_update(of=_C) if lock else stmt
-
-
-@lru_cache(maxsize=1)
-def _parties_statement():
-    """Requested prescriber by NPI, pharmacy by NCPDP ID, and this pharmacist's membership."""
-    r, ph = _R.c, _PH.c
+def _request_statement(lock: bool):
+    """ONE statement for the patient with its latest course and prescriber (course row locked when
+    `lock`: FOR UPDATE OF courses inside the sub-select), the requested prescriber by NPI, the
+    pharmacy by NCPDP ID and this pharmacist's membership. Always one row: the patient's columns
+    are NULL when the REMS ID is unknown. Built once per process with its values bound."""
+    p, c, r, ph = _P.c, _C.c, _R.c, _PH.c
+    own = _R.alias("own_prescriber")
+    pc = (select(p.id, p.rems_id, p.first_name, p.last_name, p.date_of_birth, p.category, p.prescriber_id,
+                 p.consent_signed_at, p.home_testing_enabled, c.id.label("course_id"), c.enrolled_at,
+                 c.status.label("course_status"), c.last_dose_date, c.pregnancy_reported_at,
+                 own.c.npi.label("own_npi"), own.c.status.label("own_status"),
+                 own.c.certified_until.label("own_certified_until"))
+          .select_from(_P.join(_C, c.patient_id == p.id).join(own, own.c.id == p.prescriber_id))
+          .where(p.rems_id == bindparam("rems_id", type_=String())).order_by(c.id.desc()).limit(1))
+    if lock:
+        pc = pc.with_for_update(of=_C)
+    pc = pc.subquery("pc")
     member = select(_M.c.id).where(_M.c.pharmacy_id == ph.id,
                                    _M.c.user_id == bindparam("user_id", type_=Integer()),
                                    _M.c.active).exists()
-    one = select(literal(1).label("one")).subquery()
-    return (select(r.id.label("prescriber_id"), r.npi, r.status.label("prescriber_status"),
-                   r.certified_until.label("prescriber_certified_until"), ph.id.label("pharmacy_id"),
-                   ph.ncpdp_id, ph.status.label("pharmacy_status"),
+    one = select(literal(1).label("one")).subquery("one")
+    return (select(*pc.c, r.id.label("req_prescriber_id"), r.npi.label("req_npi"),
+                   r.status.label("req_status"), r.certified_until.label("req_certified_until"),
+                   ph.id.label("pharmacy_id"), ph.ncpdp_id, ph.status.label("pharmacy_status"),
                    ph.certified_until.label("pharmacy_certified_until"), member.label("member"))
             .select_from(one)
+            .outerjoin(pc, true())
             .outerjoin(_R, r.npi == bindparam("npi", type_=String()))
             .outerjoin(_PH, ph.ncpdp_id == bindparam("ncpdp", type_=String())))
-
-
-def _requested_prescriber(row) -> PrescriberFacts | None:
-    if row.prescriber_id is None:
-        return None
-    return PrescriberFacts(id=row.prescriber_id, npi=row.npi, status=row.prescriber_status,
-                           certified_until=row.prescriber_certified_until)
 
 
 def _patient(row, records: dict[str, tuple]) -> PatientFacts:
@@ -87,31 +81,34 @@ def _patient(row, records: dict[str, tuple]) -> PatientFacts:
 
 
 def _request(user: User, data: dict, lock: bool = False):
-    """Everything R-LOOP-1 decides on, in three statements whatever the patient's history:
-    the patient with its latest course and prescriber (course row locked when `lock`, R-RMA-2); the
-    requested prescriber, pharmacy and this pharmacist's membership; the course's records.
-    Returns the engine's request, the patient row (None when unknown, R-RMA-6) and the parties row."""
-    conn = db.session.connection()
-    row = None
+    """Everything R-LOOP-1 decides on, in two statements whatever the patient's history: the
+    patient with its latest course and prescriber (course row locked when `lock`, R-RMA-2) together
+    with the requested prescriber, pharmacy and this pharmacist's membership; the course's records.
+    Returns the engine's request and the row (its patient columns are None for an unknown patient,
+    R-RMA-6; `patient_known` says which)."""
     rems_id = data["rems_id"]
-    if isinstance(rems_id, str) and len(rems_id) <= 12:
-        row = conn.execute(_patient_statement(lock), {"rems_id": rems_id}).first()
-        # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
-        if row is not None and row.date_of_birth != data["date_of_birth"]:
-            row = None
-    parties = conn.execute(_parties_statement(), {"user_id": user.id, "npi": data["prescriber_npi"],
-                                                  "ncpdp": data["pharmacy_ncpdp_id"]}).one()
-    facts = _patient(row, course_records(row.course_id)) if row is not None else None
-    ph = None
-    if parties.pharmacy_id is not None:
-        ph = PharmacyFacts(id=parties.pharmacy_id, ncpdp_id=parties.ncpdp_id, status=parties.pharmacy_status,
-                           certified_until=parties.pharmacy_certified_until)
-    req = DispenseRequest(patient=facts, prescriber=_requested_prescriber(parties), pharmacy=ph,
-                          pharmacist_is_member=bool(parties.member), days_supply=data.get("days_supply"),
-                          patient_prescriber=PrescriberFacts(
-                              id=row.prescriber_id, npi=row.prescriber_npi, status=row.prescriber_status,
-                              certified_until=row.prescriber_certified_until) if row is not None else None)
-    return req, row, parties
+    if not (isinstance(rems_id, str) and len(rems_id) <= 12):
+        rems_id = None  # matches no patient
+    row = db.session.connection().execute(_request_statement(lock), {
+        "rems_id": rems_id, "user_id": user.id, "npi": data["prescriber_npi"],
+        "ncpdp": data["pharmacy_ncpdp_id"]}).one()
+    # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
+    known = row.id is not None and row.date_of_birth == data["date_of_birth"]
+    facts = _patient(row, course_records(row.course_id)) if known else None
+    prescriber = pharmacy = own = None
+    if row.req_prescriber_id is not None:
+        prescriber = PrescriberFacts(id=row.req_prescriber_id, npi=row.req_npi, status=row.req_status,
+                                     certified_until=row.req_certified_until)
+    if row.pharmacy_id is not None:
+        pharmacy = PharmacyFacts(id=row.pharmacy_id, ncpdp_id=row.ncpdp_id, status=row.pharmacy_status,
+                                 certified_until=row.pharmacy_certified_until)
+    if known:
+        own = PrescriberFacts(id=row.prescriber_id, npi=row.own_npi, status=row.own_status,
+                              certified_until=row.own_certified_until)
+    req = DispenseRequest(patient=facts, prescriber=prescriber, pharmacy=pharmacy,
+                          pharmacist_is_member=bool(row.member), days_supply=data.get("days_supply"),
+                          patient_prescriber=own)
+    return req, (row if known else None)
 
 
 def _reasons(decision) -> list[dict]:
@@ -125,7 +122,7 @@ def _window(decision):
 
 def eligibility(user: User, query: dict) -> dict:
     """GET /eligibility: the decision a pharmacist would get now, without issuing anything."""
-    req, patient, _ = _request(user, query)
+    req, patient = _request(user, query)
     decision = decide_dispense(req, program(), now())
     with unit_of_work():
         audit.record("dispense.checked", "patient", patient.id if patient else None,
@@ -187,7 +184,7 @@ def authorize(user: User, data: dict, idempotency_key: str | None = None) -> tup
 def _authorize_once(user, data, idempotency_key, request_hash):
     prog = program()
     with unit_of_work():
-        req, patient, parties = _request(user, data, lock=True)
+        req, patient = _request(user, data, lock=True)
         decision = decide_dispense(req, prog, now())
         if not decision.allowed:
             status, body = 409, {"type": "https://rems.example/problems/not-eligible", "title": "Conflict",
@@ -201,7 +198,7 @@ def _authorize_once(user, data, idempotency_key, request_hash):
         else:
             # the cycle comes from the evaluation decide_dispense already made (one engine pass)
             rma = Authorization(rma=_new_rma(), course_id=patient.course_id, patient_id=patient.id,
-                                prescriber_id=parties.prescriber_id, pharmacy_id=parties.pharmacy_id,
+                                prescriber_id=patient.req_prescriber_id, pharmacy_id=patient.pharmacy_id,
                                 pharmacist_id=user.id, cycle_number=decision.cycle_number,
                                 days_supply=data["days_supply"], quantity=data["quantity"], recorded_at=now(),
                                 do_not_dispense_after=decision.do_not_dispense_after, status="authorized")
