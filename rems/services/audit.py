@@ -19,10 +19,14 @@ GENESIS = "0" * 64
 CHAIN_LOCK = 7_310_001  # advisory lock key for the audit chain
 
 
+_CONTENT = ("id", "at", "actor_id", "actor_role", "ip", "action", "object_type", "object_id", "patient_id",
+            "before", "after")
+
+
 def _content(e: AuditEntry) -> dict:
-    return {"id": e.id, "at": e.at.isoformat(), "actor_id": e.actor_id, "actor_role": e.actor_role, "ip": e.ip,
-            "action": e.action, "object_type": e.object_type, "object_id": e.object_id,
-            "patient_id": e.patient_id, "before": e.before, "after": e.after}
+    content = {k: getattr(e, k) for k in _CONTENT}
+    content["at"] = e.at.isoformat()
+    return content
 
 
 def entry_hash(e: AuditEntry, prev_hash: str) -> str:
@@ -41,35 +45,36 @@ def _actor():
 _HEAD = text("SELECT id, entry_hash FROM audit_chain_head(:k)")
 _LAST = select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
 _INSERT = insert(AuditEntry.__table__)
-_COLUMNS = ("id", "at", "actor_id", "actor_role", "ip", "action", "object_type", "object_id", "patient_id",
-            "before", "after", "prev_hash", "entry_hash")
 
 
 def record(action: str, object_type: str | None = None, object_id=None, *, patient_id: int | None = None,
-           before: dict | None = None, after: dict | None = None, actor=None) -> AuditEntry:
+           before: dict | None = None, after: dict | None = None, actor=None) -> dict:
     """Append one entry inside the caller's transaction.
 
     The statements are built once per process and the row goes in with a Core INSERT (the ORM unit
-    of work cost more than the three statements on the dispense path; bench/NOTES.md). The returned
-    entry is not attached to the session."""
+    of work cost more than the three statements on the dispense path; bench/NOTES.md). Returns the
+    inserted row's values (column -> value), not an ORM object."""
     actor = actor or _actor()
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
+    conn = db.session.connection()  # the caller's transaction; Core statements only
+    if conn.dialect.name == "postgresql":
         # the advisory lock, then the head read under a fresh snapshot: one round trip (migration 0004)
-        last = session.execute(_HEAD, {"k": CHAIN_LOCK}).first()
+        last = conn.execute(_HEAD, {"k": CHAIN_LOCK}).first()
     else:
-        last = session.execute(_LAST).first()
+        last = conn.execute(_LAST).first()
     prev = last.entry_hash if last else GENESIS
-    entry = AuditEntry(
-        id=(last.id + 1) if last else 1,
-        at=now(), actor_id=getattr(actor, "id", None), actor_role=getattr(actor, "role", None),
-        ip=(request.remote_addr if has_request_context() else None), action=action, object_type=object_type,
-        object_id=None if object_id is None else str(object_id), patient_id=patient_id,
-        before=plain(before) if before is not None else None, after=plain(after) if after is not None else None,
-        prev_hash=prev)
-    entry.entry_hash = entry_hash(entry, prev)
-    session.execute(_INSERT, {c: getattr(entry, c) for c in _COLUMNS})
-    return entry
+    # a plain dict, not an AuditEntry instance: constructing the ORM object cost more than hashing
+    values = {
+        "id": (last.id + 1) if last else 1,
+        "at": now(), "actor_id": getattr(actor, "id", None), "actor_role": getattr(actor, "role", None),
+        "ip": (request.remote_addr if has_request_context() else None), "action": action,
+        "object_type": object_type, "object_id": None if object_id is None else str(object_id),
+        "patient_id": patient_id, "before": plain(before) if before is not None else None,
+        "after": plain(after) if after is not None else None, "prev_hash": prev}
+    content = {k: values[k] for k in _CONTENT}
+    content["at"] = values["at"].isoformat()
+    values["entry_hash"] = sha256_hex(prev + canonical(content))
+    conn.execute(_INSERT, values)
+    return values
 
 
 def verify() -> dict:

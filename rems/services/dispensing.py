@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 
-from sqlalchemy import Integer, String, bindparam, literal, select, true, update
+from sqlalchemy import Integer, String, bindparam, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from rems import policy
@@ -37,6 +37,10 @@ from workflows.facts import DispenseRequest, PatientFacts, PharmacyFacts, Prescr
 # map or instance loading: that layer cost more CPU than the statements; bench/NOTES.md), each
 # built once per process with its values bound.
 _P, _C, _R, _PH, _M = (m.__table__ for m in (Patient, Course, Prescriber, Pharmacy, PharmacyMember))
+
+
+_INSERT_RMA = insert(Authorization.__table__)
+_ACTIVATE_COURSE = update(_C).where(_C.c.id == bindparam("course_id", type_=Integer())).values(status="active")
 
 
 @lru_cache(maxsize=2)
@@ -196,23 +200,24 @@ def _authorize_once(user, data, idempotency_key, request_hash):
                          after={"codes": [r.code for r in decision.reasons], "pharmacy": data["pharmacy_ncpdp_id"]},
                          actor=user)
         else:
-            # the cycle comes from the evaluation decide_dispense already made (one engine pass)
-            rma = Authorization(rma=_new_rma(), course_id=patient.course_id, patient_id=patient.id,
-                                prescriber_id=patient.req_prescriber_id, pharmacy_id=patient.pharmacy_id,
-                                pharmacist_id=user.id, cycle_number=decision.cycle_number,
-                                days_supply=data["days_supply"], quantity=data["quantity"], recorded_at=now(),
-                                do_not_dispense_after=decision.do_not_dispense_after, status="authorized")
-            db.session.add(rma)
-            db.session.flush()
+            # the cycle comes from the evaluation decide_dispense already made (one engine pass); a
+            # Core INSERT (the unique indexes still refuse a racing duplicate: IntegrityError)
+            rma = {"rma": _new_rma(), "course_id": patient.course_id, "patient_id": patient.id,
+                   "prescriber_id": patient.req_prescriber_id, "pharmacy_id": patient.pharmacy_id,
+                   "pharmacist_id": user.id, "cycle_number": decision.cycle_number,
+                   "days_supply": data["days_supply"], "quantity": data["quantity"], "recorded_at": now(),
+                   "do_not_dispense_after": decision.do_not_dispense_after, "status": "authorized"}
+            db.session.execute(_INSERT_RMA, rma)
             if patient.course_status != "active":
-                db.session.execute(update(_C).where(_C.c.id == patient.course_id).values(status="active"))
-            audit.record("authorization.issued", "authorization", rma.rma, patient_id=patient.id,
-                         after={"rma": rma.rma, "days_supply": rma.days_supply, "quantity": rma.quantity,
-                                "do_not_dispense_after": rma.do_not_dispense_after, "cycle": rma.cycle_number},
+                db.session.execute(_ACTIVATE_COURSE, {"course_id": patient.course_id})
+            audit.record("authorization.issued", "authorization", rma["rma"], patient_id=patient.id,
+                         after={"rma": rma["rma"], "days_supply": rma["days_supply"], "quantity": rma["quantity"],
+                                "do_not_dispense_after": rma["do_not_dispense_after"],
+                                "cycle": rma["cycle_number"]},
                          actor=user)
             status = 201
-            body = {"rma": rma.rma, "do_not_dispense_after": rma.do_not_dispense_after.isoformat(),
-                    "days_supply": rma.days_supply, "quantity": rma.quantity, "status": "authorized",
+            body = {"rma": rma["rma"], "do_not_dispense_after": rma["do_not_dispense_after"].isoformat(),
+                    "days_supply": rma["days_supply"], "quantity": rma["quantity"], "status": "authorized",
                     "rems_id": patient.rems_id}
         if idempotency_key:
             db.session.add(IdempotencyRecord(user_id=user.id, key=idempotency_key, request_hash=request_hash,

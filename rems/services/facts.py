@@ -119,30 +119,29 @@ def courses_records(course_ids: list[int]) -> dict[int, dict[str, tuple]]:
     """`course_records` for many courses in ONE statement: {course_id: records}."""
     by_course: dict[int, list] = {cid: [] for cid in course_ids}
     stmt = _batch_records_statement(db.session.get_bind().dialect.name)
-    for r in db.session.execute(stmt, {"ids": list(course_ids)}):
-        by_course[r.course_id].append(r)
+    for r in db.session.connection().execute(stmt, {"ids": list(course_ids)}):
+        by_course[r[2]].append(r)
     return {cid: _as_facts(rows) for cid, rows in by_course.items()}
 
 
 def _as_facts(rows) -> dict[str, tuple]:
+    # rows unpacked by position (the UNION's column order: tag, id, course_id, recorded_at, then _NONE)
     out: dict[int, list] = {k: [] for k in range(6)}
     for r in rows:
-        out[r.tag].append(r)
+        out[r[0]].append(tuple(r))
     return {
-        "visits": tuple(f.Visit(id=r.id, recorded_at=r.recorded_at, visit_date=r.day, counseled=bool(r.flag))
-                        for r in out[0]),
-        "contraception": tuple(f.Contraception(id=r.id, recorded_at=r.recorded_at, start_date=r.day,
-                                               forms=tuple(r.js or ()), abstinence=bool(r.flag))
-                               for r in out[1]),
-        "tests": tuple(f.PregnancyTest(id=r.id, recorded_at=r.recorded_at, kind=r.s1, specimen_date=r.day,
-                                       result=r.s2, setting=r.s3) for r in out[2]),
-        "attestations": tuple(f.Attestation(id=r.id, recorded_at=r.recorded_at) for r in out[3]),
-        "attestation_failures": tuple(f.AttestationFailure(id=r.id, recorded_at=r.recorded_at)
-                                      for r in out[4]),
-        "authorizations": tuple(f.Authorization(id=r.id, recorded_at=r.recorded_at, rma=r.s1,
-                                                pharmacy_id=r.n1, days_supply=r.n2,
-                                                do_not_dispense_after=r.day, reversed_at=r.ts)
-                                for r in out[5]),
+        "visits": tuple(f.Visit(id=i, recorded_at=at, visit_date=day, counseled=bool(flag))
+                        for _, i, _, at, day, flag, *_ in out[0]),
+        "contraception": tuple(f.Contraception(id=i, recorded_at=at, start_date=day, forms=tuple(js or ()),
+                                               abstinence=bool(flag))
+                               for _, i, _, at, day, flag, _, _, _, _, _, _, js in out[1]),
+        "tests": tuple(f.PregnancyTest(id=i, recorded_at=at, kind=s1, specimen_date=day, result=s2, setting=s3)
+                       for _, i, _, at, day, _, s1, s2, s3, *_ in out[2]),
+        "attestations": tuple(f.Attestation(id=r[1], recorded_at=r[3]) for r in out[3]),
+        "attestation_failures": tuple(f.AttestationFailure(id=r[1], recorded_at=r[3]) for r in out[4]),
+        "authorizations": tuple(f.Authorization(id=i, recorded_at=at, rma=s1, pharmacy_id=n1, days_supply=n2,
+                                                do_not_dispense_after=day, reversed_at=ts)
+                                for _, i, _, at, day, _, s1, _, _, n1, n2, ts, _ in out[5]),
     }
 
 
