@@ -56,8 +56,6 @@ def activate():
         try:
             user = accounts.activate(form.activation_code.data, form.password.data, form.date_of_birth.data)
         except ApiError as err:
-            if err.status >= 500:
-                raise
             apply_api_error(form, err, {"password": "password"})
         else:
             flash(f"Your account is active. Sign in with {user.email} and your new password.", "success")
@@ -79,8 +77,6 @@ def password():
                 keep_session_id=row.id if row else None,
             )
         except ApiError as err:
-            if err.status >= 500:
-                raise
             apply_api_error(form, err)
         else:
             flash("Your password has been changed. Other devices have been signed out.", "success")
@@ -100,8 +96,6 @@ def register_prescriber():
         try:
             practice.register_prescriber(data)
         except ApiError as err:
-            if err.status >= 500:
-                raise
             apply_api_error(form, err)
         else:
             flash(
@@ -149,8 +143,6 @@ def register_pharmacy():
         try:
             practice.register_pharmacy(data)
         except ApiError as err:
-            if err.status >= 500:
-                raise
             apply_api_error(form, err, PHARMACY_FIELDS)
         else:
             flash(

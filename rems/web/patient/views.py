@@ -100,8 +100,6 @@ def consent():
                 user, form.password.data, (form.guardian_name.data or "").strip() or None
             )
         except ApiError as err:
-            if err.status >= 500:
-                raise
             apply_api_error(form, err)
         else:
             flash("Thank you. Your consent is signed. A copy is in My documents.", "success")

@@ -81,8 +81,6 @@ def _decide(user, form, data: dict, mode: str) -> dict | None:
         key = (form.request_key.data or "")[:200] or None
         status, body = dispensing.authorize(user, data, f"web:{key}" if key else None)
     except ApiError as err:
-        if err.status >= 500:
-            raise
         apply_api_error(form, err)
         return None
     if status == 201:
@@ -194,8 +192,6 @@ def attest(ncpdp_id):
         try:
             practice.attest_pharmacy(_me(), ph, form.password.data)
         except ApiError as err:
-            if err.status >= 500:
-                raise
             apply_api_error(form, err)
         else:
             flash(
@@ -217,8 +213,6 @@ def invite(ncpdp_id):
         try:
             staff, code = practice.invite_pharmacist(_me(), ph, data)
         except ApiError as err:
-            if err.status >= 500:
-                raise
             apply_api_error(form, err)
         else:
             # The code is shown once, in this response only (never flashed into the cookie).

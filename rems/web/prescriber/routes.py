@@ -59,8 +59,6 @@ def _user():
 
 def place_error(form, err: ApiError, fields: dict[str, str] | None = None) -> None:
     """A service refusal on the form; a wrong signing password goes on the password field."""
-    if err.status >= 500:
-        raise err
     if err.code == "SIGNATURE_INVALID" and hasattr(form, "password"):
         form.password.errors = [*form.password.errors, err.detail]
         return
