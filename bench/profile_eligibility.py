@@ -1,10 +1,10 @@
 """Profile GET /api/v1/eligibility in-process (Flask test client) against rems_bench_100k.
 
-    .venv/bin/python bench/profile_eligibility.py [--n 300] [--sort tottime]
+    .venv/bin/python bench/profile_eligibility.py [--n 300] [--rounds 5] [--profile [--cpu] [--sort tottime]]
 
 Prints the Python CPU per request of the trivial GET /api/v1/ping and of the eligibility check
-(time.process_time around a loop: the benchmark machine is CPU-bound, so this ratio predicts the
-throughput ratio), then a cProfile of the checks. The database must be seeded (bench/seed.py).
+(time.process_time around alternating rounds, median; the server's side of the throughput ratio,
+PostgreSQL's CPU not included), then with --profile a cProfile of the checks (--cpu: CPU time). The database must be seeded (bench/seed.py).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import argparse
 import cProfile
 import pstats
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--sort", default="cumulative")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--profile", action="store_true", help="then cProfile the checks")
     ap.add_argument("--db", default="rems_bench_100k")
+    ap.add_argument("--cpu", action="store_true", help="profile CPU time (time.process_time), not wall time")
     args = ap.parse_args()
     app = create_app({"SQLALCHEMY_DATABASE_URI": seed.db_url(args.db), "SECRET_KEY": "bench-profile-key-0123456789"})
     client = app.test_client()
@@ -56,14 +60,21 @@ def main() -> None:
     for q in queries[:20]:  # warm up: statement caches, prepared statements
         assert check(q).status_code == 200
         ping(q)
-    for name, fn in (("ping", ping), ("eligibility", check)):
-        wall, cpu = time.perf_counter(), time.process_time()
-        for q in queries:
-            fn(q)
-        n = len(queries)
-        print(f"{name}: {(time.perf_counter() - wall) / n * 1000:.2f} ms wall, "
-              f"{(time.process_time() - cpu) / n * 1000:.2f} ms Python CPU per request")
-    prof = cProfile.Profile()
+    # alternate rounds of each (the machine is shared and noisy): median CPU per request, and ratio
+    per = {"ping": [], "eligibility": []}
+    for _ in range(args.rounds):
+        for name, fn in (("ping", ping), ("eligibility", check)):
+            cpu = time.process_time()
+            for q in queries:
+                fn(q)
+            per[name].append((time.process_time() - cpu) / len(queries) * 1000)
+    for label, agg in (("median", statistics.median), ("fastest", min)):  # fastest: least disturbed
+        m = {k: agg(v) for k, v in per.items()}
+        print(f"Python CPU per request ({label} of {args.rounds} rounds of {len(queries)}): ping {m['ping']:.2f} ms, "
+              f"eligibility {m['eligibility']:.2f} ms, ratio {m['ping'] / m['eligibility']:.0%}")
+    if not args.profile:
+        return
+    prof = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
     prof.enable()
     for q in queries:
         check(q)

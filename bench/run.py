@@ -40,6 +40,8 @@ SIZES = {"100k": 100_000, "1m": 1_000_000}
 VENV = ROOT / ".venv" / "bin"
 WRK_THREADS, WRK_CONNECTIONS = 2, 8
 PHARMACISTS = 8
+GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+GUNICORN_THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 
 
 def free_port() -> int:
@@ -100,11 +102,11 @@ def start_server(db: str, port: int, log: Path) -> subprocess.Popen:
         [
             str(VENV / "gunicorn"),
             "-w",
-            "2",
+            str(GUNICORN_WORKERS),
             "-k",
             "gthread",
             "--threads",
-            "4",
+            str(GUNICORN_THREADS),
             "-b",
             f"127.0.0.1:{port}",
             "rems:create_app()",

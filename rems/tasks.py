@@ -58,10 +58,13 @@ def send(name: str, *args) -> None:
 
 @contextmanager
 def unit_of_work():
-    """One transaction: commit at the end (or roll back on error), then send queued tasks."""
+    """One transaction: commit at the end (or roll back on error), then send queued tasks. The
+    commit carries the transaction's audit entries (R-AUD-1; audit.commit pipelines them with it)."""
+    from rems.services import audit
+
     try:
         yield db.session
-        db.session.commit()
+        audit.commit(db.session())
     except BaseException:
         db.session.rollback()
         discard()

@@ -28,7 +28,7 @@ from rems.models import (
 )
 from rems.services import audit
 from rems.services.canonical import canonical, sha256_hex
-from rems.services.facts import course_records, current_course, patient_facts
+from rems.services.facts import course_records, current_course, patient_facts, records_from_json, records_json_column
 from rems.tasks import unit_of_work
 from workflows import decide_dispense, evaluate_patient
 from workflows.facts import DispenseRequest, PatientFacts, PharmacyFacts, PrescriberFacts
@@ -43,12 +43,13 @@ _INSERT_RMA = insert(Authorization.__table__)
 _ACTIVATE_COURSE = update(_C).where(_C.c.id == bindparam("course_id", type_=Integer())).values(status="active")
 
 
-@lru_cache(maxsize=2)
-def _request_statement(lock: bool):
+@lru_cache(maxsize=4)
+def _request_statement(lock: bool, dialect: str):
     """ONE statement for the patient with its latest course and prescriber (course row locked when
     `lock`: FOR UPDATE OF courses inside the sub-select), the requested prescriber by NPI, the
-    pharmacy by NCPDP ID and this pharmacist's membership. Always one row: the patient's columns
-    are NULL when the REMS ID is unknown. Built once per process with its values bound."""
+    pharmacy by NCPDP ID and this pharmacist's membership; on PostgreSQL also the course's records
+    as a json column (facts.records_json_column). Always one row: the patient's columns are NULL
+    when the REMS ID is unknown. Built once per process with its values bound."""
     p, c, r, ph = _P.c, _C.c, _R.c, _PH.c
     own = _R.alias("own_prescriber")
     pc = (select(p.id, p.rems_id, p.first_name, p.last_name, p.date_of_birth, p.category, p.prescriber_id,
@@ -65,10 +66,11 @@ def _request_statement(lock: bool):
                                    _M.c.user_id == bindparam("user_id", type_=Integer()),
                                    _M.c.active).exists()
     one = select(literal(1).label("one")).subquery("one")
+    records = [records_json_column("pc.course_id").label("records")] if dialect == "postgresql" else []
     return (select(*pc.c, r.id.label("req_prescriber_id"), r.npi.label("req_npi"),
                    r.status.label("req_status"), r.certified_until.label("req_certified_until"),
                    ph.id.label("pharmacy_id"), ph.ncpdp_id, ph.status.label("pharmacy_status"),
-                   ph.certified_until.label("pharmacy_certified_until"), member.label("member"))
+                   ph.certified_until.label("pharmacy_certified_until"), member.label("member"), *records)
             .select_from(one)
             .outerjoin(pc, true())
             .outerjoin(_R, r.npi == bindparam("npi", type_=String()))
@@ -85,20 +87,25 @@ def _patient(row, records: dict[str, tuple]) -> PatientFacts:
 
 
 def _request(user: User, data: dict, lock: bool = False):
-    """Everything R-LOOP-1 decides on, in two statements whatever the patient's history: the
-    patient with its latest course and prescriber (course row locked when `lock`, R-RMA-2) together
-    with the requested prescriber, pharmacy and this pharmacist's membership; the course's records.
+    """Everything R-LOOP-1 decides on, in one statement whatever the patient's history (two on
+    SQLite): the patient with its latest course and prescriber (course row locked when `lock`,
+    R-RMA-2) together with the requested prescriber, pharmacy and this pharmacist's membership, and
+    the course's records.
     Returns the engine's request and the row (its patient columns are None for an unknown patient,
     R-RMA-6; `patient_known` says which)."""
     rems_id = data["rems_id"]
     if not (isinstance(rems_id, str) and len(rems_id) <= 12):
         rems_id = None  # matches no patient
-    row = db.session.connection().execute(_request_statement(lock), {
+    conn = db.session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    row = conn.execute(_request_statement(lock, conn.dialect.name), {
         "rems_id": rems_id, "user_id": user.id, "npi": data["prescriber_npi"],
         "ncpdp": data["pharmacy_ncpdp_id"]}).one()
     # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
     known = row.id is not None and row.date_of_birth == data["date_of_birth"]
-    facts = _patient(row, course_records(row.course_id)) if known else None
+    facts = None
+    if known:
+        facts = _patient(row, records_from_json(row.records) if postgres else course_records(row.course_id))
     prescriber = pharmacy = own = None
     if row.req_prescriber_id is not None:
         prescriber = PrescriberFacts(id=row.req_prescriber_id, npi=row.req_npi, status=row.req_status,

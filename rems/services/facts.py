@@ -1,6 +1,7 @@
 """Build the engine's immutable facts from database rows (a constant number of queries)."""
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from sqlalchemy import (
@@ -14,10 +15,12 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     null,
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import selectinload
 
 from rems.extensions import db
@@ -109,6 +112,66 @@ def _batch_records_statement(dialect: str):
     return _union(lambda model: model.course_id.in_(ids))
 
 
+# records_json_column: per table, the columns each record carries (after its id and recorded_at),
+# and how they become engine facts; the JSON gives dates and instants as ISO text
+_JSON_RECORDS = (
+    ("visits", Visit, ("visit_date", "counseled"),
+     lambda i, at, day, counseled: f.Visit(id=i, recorded_at=at, visit_date=_day(day), counseled=bool(counseled))),
+    ("contraception", ContraceptionRecord, ("start_date", "abstinence", "forms"),
+     lambda i, at, day, abstinence, forms: f.Contraception(id=i, recorded_at=at, start_date=_day(day),
+                                                           forms=tuple(forms or ()), abstinence=bool(abstinence))),
+    ("tests", PregnancyTest, ("kind", "specimen_date", "result", "setting"),
+     lambda i, at, kind, day, result, setting: f.PregnancyTest(id=i, recorded_at=at, kind=kind,
+                                                               specimen_date=_day(day), result=result,
+                                                               setting=setting)),
+    ("attestations", Attestation, (), lambda i, at: f.Attestation(id=i, recorded_at=at)),
+    ("attestation_failures", AttestationFailure, (), lambda i, at: f.AttestationFailure(id=i, recorded_at=at)),
+    ("authorizations", Authorization, ("rma", "pharmacy_id", "days_supply", "do_not_dispense_after", "reversed_at"),
+     lambda i, at, rma, pharmacy_id, days_supply, day, reversed_at: f.Authorization(
+         id=i, recorded_at=at, rma=rma, pharmacy_id=pharmacy_id, days_supply=days_supply,
+         do_not_dispense_after=_day(day), reversed_at=_instant(reversed_at))),
+)
+
+
+def records_json_column(course_id_sql: str):
+    """PostgreSQL: the course's records as ONE json column, so a caller's statement brings them
+    without a round trip of their own (the dispense path; bench/NOTES.md): a correlated scalar
+    sub-select aggregating [table index, [id, recorded_at, ...its columns]] in (table, id) order.
+    Decode with `records_from_json`. The arms name only their own columns, which keeps the SQL
+    text short (psycopg caches the parsing of statements up to 4 kB).
+
+    `course_id_sql` names the enclosing statement's column as SQL text ("pc.course_id"): the UNION
+    arms sit two levels below it, beyond SQLAlchemy's auto-correlation, and a Column object there
+    would silently put a copy of its FROM into every arm."""
+    cid = literal_column(course_id_sql, Integer())
+    arms = []
+    for tag, (_, model, columns, _) in enumerate(_JSON_RECORDS):
+        t = model.__table__
+        arms.append(select(literal_column(str(tag), Integer()).label("t"), t.c.id.label("i"),
+                           func.json_build_array(t.c.id, t.c.recorded_at, *[t.c[c] for c in columns]).label("r"))
+                    .where(t.c.course_id == cid))
+    u = union_all(*arms).subquery("rec")
+    return (select(func.json_agg(aggregate_order_by(func.json_build_array(u.c.t, u.c.r), u.c.t, u.c.i)))
+            .scalar_subquery())
+
+
+def _day(s: str | None):
+    return None if s is None else date.fromisoformat(s)
+
+
+def _instant(s: str | None):
+    return None if s is None else datetime.fromisoformat(s).astimezone(UTC)
+
+
+def records_from_json(rows: list | None) -> dict[str, tuple]:
+    """`records_json_column`'s value as engine facts."""
+    out: dict[str, list] = {name: [] for name, *_ in _JSON_RECORDS}
+    for tag, (i, at, *rest) in rows or ():
+        name, _, _, make = _JSON_RECORDS[tag]
+        out[name].append(make(i, _instant(at), *rest))
+    return {name: tuple(items) for name, items in out.items()}
+
+
 def course_records(course_id: int) -> dict[str, tuple]:
     """Every record of a course as engine facts, in ONE statement (UNION ALL of the six tables),
     so the dispense path costs the same for a patient with one cycle as with twelve."""
@@ -128,7 +191,7 @@ def _as_facts(rows) -> dict[str, tuple]:
     # rows unpacked by position (the UNION's column order: tag, id, course_id, recorded_at, then _NONE)
     out: dict[int, list] = {k: [] for k in range(6)}
     for r in rows:
-        out[r[0]].append(tuple(r))
+        out[r[0]].append(r)
     return {
         "visits": tuple(f.Visit(id=i, recorded_at=at, visit_date=day, counseled=bool(flag))
                         for _, i, _, at, day, flag, *_ in out[0]),

@@ -70,6 +70,36 @@ def test_r_aud_1_chain_verifies_and_links_each_entry(app, factory):
     assert audit.verify() == {"ok": True, "entries": len(rows), "broken_at": None}
 
 
+def test_r_aud_1_entry_written_in_sql_hashes_as_python_verifies(app, factory):
+    """R-AUD-1: on PostgreSQL `audit_append` (migration 0006) hashes the entry in SQL from the canonical
+    content Python sends in two parts; the stored hash must be exactly `audit.entry_hash`, also for
+    content with non-ASCII text, quotes, nested "id" keys and NULLs (SQLite: the Python path)."""
+    from datetime import UTC, datetime
+
+    from rems.extensions import db
+    from rems.services import audit
+    from rems.services.canonical import canonical
+
+    values = {"at": datetime(2026, 11, 26, 1, 2, 3, 4500, tzinfo=UTC), "actor_id": None, "actor_role": "patient",
+              "ip": None, "action": "test.tricky", "object_type": "patient", "object_id": "7",
+              "patient_id": 7, "before": {"id": 0, "note": 'a "quoted" ,"id":0, value'},
+              "after": {"name": "Zoë Ångström 李", "id": [1, {"id": 2}], "n": None}}
+    head, tail = audit.content_parts(values)
+    content = {**values, "id": 123, "at": values["at"].isoformat()}
+    assert head + "123" + tail == canonical(content)
+
+    written = []
+    with app.test_request_context():
+        for after in (values["after"], None, {"emoji": "\U0001F48A", "tab": "a\tb"}):
+            written.append(audit.record("test.tricky", "patient", 7, patient_id=7, before=values["before"],
+                                        after=after))
+        db.session.commit()
+    for w in written:
+        row = db.session.get(audit.AuditEntry, w["id"])
+        assert row.entry_hash == w["entry_hash"] == audit.entry_hash(row, w["prev_hash"])
+    assert audit.verify()["ok"] is True
+
+
 @pytest.mark.parametrize("statement", ["UPDATE {table} SET {column} = 'x' WHERE id = 1",
                                        "DELETE FROM {table} WHERE id = 1"])
 def test_r_aud_1_triggers_refuse_update_and_delete(app, factory, statement):
@@ -108,10 +138,13 @@ def test_r_aud_1_orm_update_is_refused(app, factory):
     db.session.rollback()
 
 
-def test_r_aud_1_concurrent_writers_produce_one_valid_chain(app, backend):
-    """Threads with their own connections append at once; the advisory lock keeps one chain."""
+@pytest.mark.parametrize("commit", ["session.commit", "unit_of_work"])
+def test_r_aud_1_concurrent_writers_produce_one_valid_chain(app, backend, commit):
+    """Threads with their own connections append at once; the advisory lock keeps one chain, whether
+    the entries go in by the before_commit hook or pipelined with the COMMIT (audit.commit)."""
     from rems.extensions import db
     from rems.services import audit
+    from rems.tasks import unit_of_work
 
     _pg(backend)
     threads_n, per_thread = 8, 15
@@ -123,8 +156,12 @@ def test_r_aud_1_concurrent_writers_produce_one_valid_chain(app, backend):
             with app.app_context():
                 barrier.wait()
                 for i in range(per_thread):
-                    audit.record("test.concurrent", "thread", n, after={"i": i})
-                    db.session.commit()
+                    if commit == "unit_of_work":
+                        with unit_of_work():
+                            audit.record("test.concurrent", "thread", n, after={"i": i})
+                    else:
+                        audit.record("test.concurrent", "thread", n, after={"i": i})
+                        db.session.commit()
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -137,6 +174,56 @@ def test_r_aud_1_concurrent_writers_produce_one_valid_chain(app, backend):
     assert not errors, errors
     result = audit.verify()
     assert result == {"ok": True, "entries": threads_n * per_thread, "broken_at": None}
+
+
+def test_r_aud_1_entries_commit_and_roll_back_with_their_transaction(app, backend):
+    """R-AUD-1: an entry is written by its transaction's commit, with the transaction's other
+    changes, and a rolled-back transaction leaves no entry; the chain stays whole either way."""
+    from rems.extensions import db
+    from rems.models import AuditEntry
+    from rems.services import audit
+    from rems.tasks import unit_of_work
+
+    def count(action):
+        return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                                 .where(AuditEntry.action == action))
+
+    audit.record("test.rolled_back")
+    db.session.rollback()
+    with pytest.raises(RuntimeError), unit_of_work():
+        audit.record("test.rolled_back")
+        raise RuntimeError("the service failed after recording")
+    assert count("test.rolled_back") == 0
+
+    with unit_of_work():
+        first = audit.record("test.kept", "thing", 1)
+        second = audit.record("test.kept", "thing", 2)
+    assert count("test.kept") == 2 and second["id"] == first["id"] + 1
+    assert count("test.rolled_back") == 0  # not carried into the next transaction either
+    assert second["prev_hash"] == first["entry_hash"]
+    assert audit.verify()["ok"] is True
+
+
+def test_r_aud_1_failed_append_rolls_back_the_whole_transaction(app, backend, factory):
+    """PostgreSQL: the entries go to the server pipelined with the COMMIT; if one fails (here a
+    value too long for its column), nothing of the transaction is committed and the session can go on."""
+    from rems.extensions import db
+    from rems.models import AuditEntry, Notification
+    from rems.services import audit
+    from rems.tasks import unit_of_work
+
+    _pg(backend)
+    user = factory.user("patient")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+    with pytest.raises(sa.exc.DBAPIError), unit_of_work():
+        db.session.add(Notification(user_id=user.id, kind="test", title="t", body="b"))
+        audit.record("x" * 61)  # action is VARCHAR(60)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)
+                             .where(Notification.kind == "test")) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == before
+    with unit_of_work():
+        audit.record("test.after_failure")
+    assert audit.verify()["ok"] is True
 
 
 def _tamper_and_check(app, client, runner, backend, factory, sql, broken_at):
