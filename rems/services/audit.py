@@ -11,9 +11,9 @@ from __future__ import annotations
 from flask import g, has_request_context, request
 from psycopg.types.json import Json
 from sqlalchemy import JSON, bindparam, event, insert, select, text
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from rems import driver as driver_sql
 from rems.clock import now
 from rems.extensions import db
 from rems.models import AuditEntry
@@ -129,17 +129,10 @@ def commit(session: Session) -> None:
                  v["object_type"], v["object_id"], v["patient_id"], Json(v["before"]), Json(v["after"]))
                 for v in entries]
         for a in args:  # statement listeners (tracing, the statement-count tests) see them too
-            conn.dispatch.before_cursor_execute(conn, None, _APPEND_DRIVER_SQL, a, None, False)
-        dbapi = conn.dialect.loaded_dbapi
-        try:
-            with driver.pipeline():
-                cursors = [driver.execute(_APPEND_DRIVER_SQL, a) for a in args]
-                driver.commit()
-        except dbapi.Error as exc:  # raised as SQLAlchemy raises driver errors (IntegrityError, ...)
-            if conn.dialect.is_disconnect(exc, driver, None):
-                conn.invalidate(exc)
-            raise sa_exc.DBAPIError.instance(_APPEND_DRIVER_SQL, None, exc, dbapi.Error,
-                                             dialect=conn.dialect) from exc
+            driver_sql.announce(conn, _APPEND_DRIVER_SQL, a)
+        with driver_sql.translated_errors(conn, _APPEND_DRIVER_SQL), driver.pipeline():
+            cursors = [driver.execute(_APPEND_DRIVER_SQL, a) for a in args]
+            driver.commit()
         for values, cur in zip(entries, cursors, strict=True):
             new_id, prev, entry = cur.fetchone()
             values.update(id=new_id, prev_hash=prev, entry_hash=entry)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from sqlalchemy import Integer, String, bindparam, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from rems import policy
+from rems import driver, policy
 from rems.clock import now, program
 from rems.errors import ApiError
 from rems.extensions import db
@@ -41,6 +41,12 @@ _P, _C, _R, _PH, _M = (m.__table__ for m in (Patient, Course, Prescriber, Pharma
 
 _INSERT_RMA = insert(Authorization.__table__)
 _ACTIVATE_COURSE = update(_C).where(_C.c.id == bindparam("course_id", type_=Integer())).values(status="active")
+
+
+@lru_cache(maxsize=4)
+def _driver_request(lock: bool, dialect):
+    """PostgreSQL: `_request_statement` compiled once and run on the driver connection (rems.driver)."""
+    return driver.Select(_request_statement(lock, dialect.name), dialect)
 
 
 @lru_cache(maxsize=4)
@@ -98,9 +104,11 @@ def _request(user: User, data: dict, lock: bool = False):
         rems_id = None  # matches no patient
     conn = db.session.connection()
     postgres = conn.dialect.name == "postgresql"
-    row = conn.execute(_request_statement(lock, conn.dialect.name), {
-        "rems_id": rems_id, "user_id": user.id, "npi": data["prescriber_npi"],
-        "ncpdp": data["pharmacy_ncpdp_id"]}).one()
+    params = {"rems_id": rems_id, "user_id": user.id, "npi": data["prescriber_npi"], "ncpdp": data["pharmacy_ncpdp_id"]}
+    if postgres:
+        row = _driver_request(lock, conn.dialect).one(conn, params)
+    else:
+        row = conn.execute(_request_statement(lock, conn.dialect.name), params).one()
     # R-RMA-6: a wrong date of birth looks exactly like an unknown REMS ID
     known = row.id is not None and row.date_of_birth == data["date_of_birth"]
     facts = None
