@@ -49,8 +49,13 @@ def audit_write_cost(eng, n: int = 300) -> dict:
     return out
 
 
-def sweep(db: str, log) -> dict:
-    """`rems reminders run` once over `db`: wall time and peak RSS (GNU time), rows recorded."""
+def sweep(db: str, log, offset_days: int = 0) -> dict:
+    """`rems reminders run` once over `db`: wall time and peak RSS (GNU time), rows recorded.
+
+    `offset_days` moves the service's "today" (REMS_CLOCK_OFFSET_DAYS): 3 is the worst day of the
+    seeded data, when every eligible CGP patient's window closes within the lead time
+    (bench/NOTES.md, "Reminder sweep"). From the shell:
+    `.venv/bin/python bench/extras.py sweep --db rems_bench_1m --offset-days 3`."""
     from seed import db_url
 
     eng = sa.create_engine(db_url(db))
@@ -62,6 +67,7 @@ def sweep(db: str, log) -> dict:
         "REMS_DATABASE_URL": db_url(db),
         "REMS_SECRET_KEY": "bench-secret-key-0123456789",
         "REMS_REDIS_URL": SWEEP_REDIS,
+        "REMS_CLOCK_OFFSET_DAYS": str(offset_days),
     }
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -83,6 +89,7 @@ def sweep(db: str, log) -> dict:
     eng.dispose()
     result = {
         "patients": patients,
+        "offset_days": offset_days,
         "seconds": seconds,
         "peak_mb": peak_kb / 1024,
         "rc": proc.returncode,
@@ -92,7 +99,8 @@ def sweep(db: str, log) -> dict:
     if proc.returncode:
         result["stderr"] = proc.stderr[-2000:]
     log(
-        f"  sweep over {patients} patients: {seconds:.1f} s, peak {peak_kb / 1024:.0f} MB, "
+        f"  sweep over {patients} patients (clock offset {offset_days} days): {seconds:.1f} s, "
+        f"peak {peak_kb / 1024:.0f} MB, "
         f"rc {proc.returncode}, "
         f"{result['recorded']}"
     )
@@ -213,3 +221,20 @@ def report(
             f"{_ok(pdf_r['per_second'] >= 5)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))  # `seed` (db_url), as bench/run.py does
+    ap = argparse.ArgumentParser(description="One reminder sweep over a seeded bench database.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sw = sub.add_parser("sweep", help="rems reminders run once: wall time, peak RSS, rows recorded")
+    sw.add_argument("--db", default="rems_bench_1m")
+    sw.add_argument("--offset-days", type=int, default=0,
+                    help="REMS_CLOCK_OFFSET_DAYS for the sweep (3: the seed's worst day)")
+    args = ap.parse_args()
+    out = sweep(args.db, print, offset_days=args.offset_days)
+    print(json.dumps({k: v for k, v in out.items() if k != "output"}, indent=1))
+    sys.exit(out["rc"])

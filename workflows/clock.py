@@ -35,7 +35,13 @@ def window_close_instant(closes: date, program: Program) -> datetime:
     That is local midnight at the start of the following day, so the window includes 23:59:59
     local time on `closes`; zoneinfo resolves the UTC offset of that day (DST changes included).
     """
-    midnight = datetime.combine(closes + timedelta(days=1), time(0), tzinfo=_zone(program.timezone))
+    return _close_instant(closes, program.timezone)
+
+
+@lru_cache(maxsize=4096)
+def _close_instant(closes: date, zone: str) -> datetime:
+    # cached: the cycle walk asks once per record (R-CYC-4), and a sweep asks for few distinct days
+    midnight = datetime.combine(closes + timedelta(days=1), time(0), tzinfo=_zone(zone))
     return midnight.astimezone(UTC)
 
 

@@ -12,14 +12,20 @@ KIND_LABELS = {
 }
 
 
+# English names, as strftime's %a/%b give them in the C locale, without a strftime call per date
+# (the reminder sweep formats ~10 dates per patient evaluated, bench/NOTES.md)
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def short(d: date) -> str:
     """'Nov 2' — the form used inside reasons ("test collected Nov 2: window closed Nov 8")."""
-    return f"{d:%b} {d.day}"
+    return f"{_MONTHS[d.month]} {d.day}"
 
 
 def long(d: date) -> str:
     """'Tue, Dec 2, 2026' — for next steps, where the weekday helps planning."""
-    return f"{d:%a}, {d:%b} {d.day}, {d.year}"
+    return f"{_WEEKDAYS[d.weekday()]}, {_MONTHS[d.month]} {d.day}, {d.year}"
 
 
 def settings_phrase(settings: tuple[str, ...]) -> str:

@@ -10,16 +10,18 @@ row are serialised by a row lock.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 
 from rems import clock, tasks
 from rems.extensions import db
 from rems.models import Notification, ReminderSent, User
+from rems.models.types import UTCDateTime
 from rems.services import mail
 from rems.services.reminders_due import Due, all_due  # noqa: F401 (re-exported)
 
@@ -55,6 +57,18 @@ def _insert(table):
     return insert(table)
 
 
+# R-REM-2: the unique key makes a second row for (recipient, kind, subject) a no-op. The arrays keep the
+# chunk's key order (WITH ORDINALITY), so concurrent sweeps take their row locks in one order; payloads
+# are sent as json.dumps text, which is what the JSON column type sends for the executemany path.
+_UNNEST_INSERT = text(
+    "INSERT INTO reminders_sent (recipient_id, kind, subject_key, payload, created_at, attempts) "
+    "SELECT u.r, u.k, u.s, u.p::json, :created, 0 "
+    "FROM unnest(CAST(:r AS integer[]), CAST(:k AS varchar[]), CAST(:s AS varchar[]), CAST(:p AS text[])) "
+    "WITH ORDINALITY AS u(r, k, s, p, n) ORDER BY u.n "
+    "ON CONFLICT (recipient_id, kind, subject_key) DO NOTHING RETURNING id, kind"
+).bindparams(bindparam("created", type_=UTCDateTime()))
+
+
 def record(due: Iterable[Due]) -> list[tuple[int, str]]:
     """R-REM-2: insert the rows that do not exist yet; returns (id, kind) of the NEW rows only.
 
@@ -62,19 +76,27 @@ def record(due: Iterable[Due]) -> list[tuple[int, str]]:
     never holds every due reminder in memory; each chunk is inserted in key order (the due streams
     are produced in a deterministic order, so concurrent sweeps take their locks in one order)."""
     table = ReminderSent.__table__
+    postgres = db.session.get_bind().dialect.name == "postgresql"
     created = clock.now()
     new: list[tuple[int, str]] = []
     chunk: dict[tuple[int, str, str], Due] = {}
 
     def flush() -> None:
-        values = [{"recipient_id": d.recipient_id, "kind": d.kind, "subject_key": d.subject_key,
-                   "payload": d.payload, "created_at": created, "attempts": 0}
-                  for _, d in sorted(chunk.items())]
-        # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from
-        # one cached compiled statement (building a 500-row .values() each time cost more than the SQL)
-        stmt = (_insert(table).on_conflict_do_nothing(index_elements=["recipient_id", "kind", "subject_key"])
-                .returning(table.c.id, table.c.kind))
-        new.extend((row.id, row.kind) for row in db.session.execute(stmt, values))
+        rows = [d for _, d in sorted(chunk.items())]
+        if postgres:
+            # one INSERT ... SELECT FROM unnest(arrays): the SQL text is the same for every chunk, so
+            # the driver does not re-parse a 1,000-row VALUES list each time (insertmanyvalues did:
+            # ~40% of the insert time on the worst day, bench/NOTES.md)
+            params = {"r": [d.recipient_id for d in rows], "k": [d.kind for d in rows],
+                      "s": [d.subject_key for d in rows], "p": [json.dumps(d.payload) for d in rows],
+                      "created": created}
+            new.extend(tuple(row) for row in db.session.connection().execute(_UNNEST_INSERT, params))
+        else:
+            values = [{"recipient_id": d.recipient_id, "kind": d.kind, "subject_key": d.subject_key,
+                       "payload": d.payload, "created_at": created, "attempts": 0} for d in rows]
+            stmt = (_insert(table).on_conflict_do_nothing(index_elements=["recipient_id", "kind", "subject_key"])
+                    .returning(table.c.id, table.c.kind))
+            new.extend((row.id, row.kind) for row in db.session.execute(stmt, values))
         chunk.clear()
 
     for d in due:

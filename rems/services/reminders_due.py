@@ -10,10 +10,14 @@ it once (R-REM-2). Plans and timings at 1M patients: bench/NOTES.md.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from itertools import islice
 
-from sqlalchemy import String, and_, cast, exists, literal, or_, select, union
+from psycopg.rows import namedtuple_row, tuple_row
+from sqlalchemy import ARRAY, Integer, String, and_, bindparam, cast, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
 from rems.extensions import db
@@ -30,7 +34,7 @@ from rems.models import (
     User,
     Visit,
 )
-from rems.services.facts import courses_records, patient_facts
+from rems.services.facts import _as_facts, _batch_records_statement, patient_facts
 from workflows import CGP, Program, evaluate_patient, local_date, window_close_instant
 
 IN_TREATMENT = ("enrolled", "active")
@@ -222,33 +226,86 @@ def window_reminders(now: datetime, today: date, prog: Program) -> Iterator[Due]
     """R-REM-1: window closes within the lead time and no RMA yet (patient; prescriber when
     requirements are unmet); monthly attestation pending (CGP, window open or test recorded).
     Candidates are streamed and evaluated by the engine in batches of ENGINE_BATCH."""
-    batch: list[int] = []
-    for (course_id,) in _stream(_window_candidates(now, today, prog)):
-        batch.append(course_id)
-        if len(batch) == ENGINE_BATCH:
+    candidates = (course_id for (course_id,) in _stream(_window_candidates(now, today, prog)))
+    batch = list(islice(candidates, ENGINE_BATCH))  # the first fetch plans and runs the candidates query
+    with _serial_plans():
+        while batch:
             yield from _evaluate(batch, now, today, prog)
-            batch = []
-    if batch:
-        yield from _evaluate(batch, now, today, prog)
+            batch = list(islice(candidates, ENGINE_BATCH))
+
+
+@contextmanager
+def _serial_plans():
+    """PostgreSQL: no parallel workers for the batches' two statements. Each reads ~5 ms of index
+    scans, and launching Gather workers for it cost 20-50 ms a batch on the 2-core bench machine
+    (bench/NOTES.md). Transaction-local, restored afterwards: the next_test_due query, planned
+    later, keeps its parallel hash joins. (On an error the rollback restores it.)"""
+    if db.session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    setting = "max_parallel_workers_per_gather"
+    before = db.session.scalar(select(func.current_setting(setting)))
+    db.session.execute(select(func.set_config(setting, "0", True)))
+    yield
+    db.session.execute(select(func.set_config(setting, before, True)))
 
 
 def _evaluate(ids: list[int], now: datetime, today: date, prog: Program) -> Iterator[Due]:
     """The engine on a batch of courses: two statements (course + patient + both users; the six
-    record tables in one UNION ALL), plain rows rather than ORM objects."""
-    pres_user = aliased(User)
-    rows = db.session.execute(
-        select(Course.id.label("course_id"), Course.enrolled_at, Course.last_dose_date,
-               Course.pregnancy_reported_at, Patient.id, Patient.rems_id, Patient.first_name,
-               Patient.last_name, Patient.date_of_birth, Patient.category, Patient.prescriber_id,
-               Patient.consent_signed_at, Patient.home_testing_enabled,
-               User.id.label("user_id"), User.status.label("user_status"),
-               pres_user.id.label("prescriber_user_id"), pres_user.status.label("prescriber_user_status"))
-        .join(Patient, Patient.id == Course.patient_id).join(User, User.id == Patient.user_id)
-        .join(Prescriber, Prescriber.id == Patient.prescriber_id).join(pres_user, pres_user.id == Prescriber.user_id)
-        .where(Course.id.in_(ids)).order_by(Course.id)).all()
-    records = courses_records([r.course_id for r in rows])
+    record tables in one UNION ALL, facts.courses_records), plain rows rather than ORM objects."""
+    dialect = db.session.get_bind().dialect.name
+    rows = _rows(_actors_statement(dialect), ids, named=True)
+    by_course: dict[int, list] = {r.course_id: [] for r in rows}
+    for r in _rows(_batch_records_statement(dialect), list(by_course)):
+        by_course[r[2]].append(r)  # the UNION's columns: tag, id, course_id, ...
     for row in rows:
-        yield from _for_course(row, records[row.course_id], now, today, prog)
+        yield from _for_course(row, _as_facts(by_course[row.course_id]), now, today, prog)
+
+
+@lru_cache(maxsize=2)
+def _actors_statement(dialect: str):
+    """A batch's courses with their patient and both users; `ids` is bound as in
+    facts._batch_records_statement (one array on PostgreSQL: the SQL text is the same every batch)."""
+    if dialect == "postgresql":
+        batch = Course.id == func.any(bindparam("ids", type_=ARRAY(Integer())))
+    else:
+        batch = Course.id.in_(bindparam("ids", expanding=True))
+    pres_user = aliased(User)
+    return (select(Course.id.label("course_id"), Course.enrolled_at, Course.last_dose_date,
+                   Course.pregnancy_reported_at, Patient.id, Patient.rems_id, Patient.first_name,
+                   Patient.last_name, Patient.date_of_birth, Patient.category, Patient.prescriber_id,
+                   Patient.consent_signed_at, Patient.home_testing_enabled,
+                   User.id.label("user_id"), User.status.label("user_status"),
+                   pres_user.id.label("prescriber_user_id"),
+                   pres_user.status.label("prescriber_user_status"))
+            .join(Patient, Patient.id == Course.patient_id).join(User, User.id == Patient.user_id)
+            .join(Prescriber, Prescriber.id == Patient.prescriber_id)
+            .join(pres_user, pres_user.id == Prescriber.user_id)
+            .where(batch).order_by(Course.id))
+
+
+@lru_cache(maxsize=4)
+def _compiled(stmt, dialect):
+    return stmt.compile(dialect=dialect)
+
+
+def _rows(stmt, ids: list[int], named: bool = False) -> list:
+    """`stmt`'s rows for a batch of ids. On PostgreSQL, one fetchall on the driver's cursor (binary
+    format, SQL compiled once per process): no SQLAlchemy Row or type processing per row, which
+    was half the time of loading a batch's ~17,000 records (bench/NOTES.md). Instants then come
+    back aware in the session's time zone (UTC on our servers), not UTCDateTime's `UTC`: the same
+    instants, and the engine only compares them and converts them to program-local dates
+    (R-TIME-1). `named`: attribute access by the columns' labels."""
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        return conn.execute(stmt, {"ids": ids}).all()
+    compiled = _compiled(stmt, conn.dialect)
+    params = compiled.construct_params({"ids": ids})
+    # statement listeners (tracing, the statement-count tests) see it too
+    conn.dispatch.before_cursor_execute(conn, None, compiled.string, params, None, False)
+    factory = namedtuple_row if named else tuple_row
+    with conn.connection.driver_connection.cursor(row_factory=factory, binary=True) as cur:
+        return cur.execute(compiled.string, params).fetchall()
 
 
 def _for_course(row, records: dict, now: datetime, today: date, prog: Program) -> Iterator[Due]:

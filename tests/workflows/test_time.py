@@ -89,3 +89,25 @@ def test_R_TIME_2_clinical_dates_not_in_future_nor_older_than_365_days(program):
         ).code
         == "VALIDATION_ERROR"
     )
+
+
+def test_R_TIME_1_window_close_instant_is_per_program_time_zone(program):
+    """The close instant is cached per (date, time zone): another zone's program gets its own."""
+    from dataclasses import replace
+
+    west = replace(program, timezone="America/Los_Angeles")
+    assert window_close_instant(date(2026, 11, 7), program) == datetime(2026, 11, 8, 5, tzinfo=UTC)
+    assert window_close_instant(date(2026, 11, 7), west) == datetime(2026, 11, 8, 8, tzinfo=UTC)
+
+
+def test_R_RMA_5_dates_read_aloud_are_the_english_strftime_forms():
+    """messages.short/long name months and weekdays from a table: the same text as %b/%a in the
+    C locale, for every day of four years."""
+    from datetime import timedelta
+
+    from workflows.messages import long, short
+
+    for n in range(4 * 366):
+        d = date(2025, 1, 1) + timedelta(days=n)
+        assert short(d) == f"{d:%b} {d.day}"
+        assert long(d) == f"{d:%a}, {d:%b} {d.day}, {d.year}"
