@@ -3,8 +3,9 @@
     .venv/bin/python bench/profile_eligibility.py [--n 300] [--rounds 5] [--profile [--cpu] [--sort tottime]]
 
 Prints the Python CPU per request of the trivial GET /api/v1/ping and of the eligibility check
-(time.process_time around alternating rounds, median; the server's side of the throughput ratio,
-PostgreSQL's CPU not included), then with --profile a cProfile of the checks (--cpu: CPU time). The database must be seeded (bench/seed.py).
+(time.process_time around alternating rounds: median and fastest; the server's side of the
+throughput ratio, PostgreSQL's CPU not included), then with --profile a cProfile of the checks
+(--cpu: CPU time). The database must be seeded (bench/seed.py).
 """
 from __future__ import annotations
 

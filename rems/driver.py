@@ -6,15 +6,26 @@ description, row processors) cost about as much CPU as psycopg itself on the eli
 transaction, and still tell the engine's `before_cursor_execute` listeners (tracing, the
 statement-count tests) about every statement. Driver errors are raised as SQLAlchemy raises them
 (IntegrityError, OperationalError, ...), and a lost connection is invalidated in the pool.
+
+Writes sent with the COMMIT: a service `defer`s writes whose outcome it does not need before the
+end of its unit of work (the RMA row, the audit entry). `commit` sends them and the COMMIT to
+PostgreSQL in ONE round trip (psycopg pipeline mode), so the row and chain locks they take are held
+only while the server works, never while this process waits for a reply or for the GIL. Any other
+commit (a plain session.commit(), SQLite) runs them with SQLAlchemy first (before_commit hook); a
+rollback discards them with the rest of the transaction. A failed write fails the commit: nothing
+of the transaction is kept.
 """
 from __future__ import annotations
 
 from collections import namedtuple
 from contextlib import contextmanager
 from datetime import UTC
+from functools import lru_cache
 
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from rems.models.types import UTCDateTime
 
@@ -61,3 +72,85 @@ class Select:
                 if values[i] is not None:
                     values[i] = values[i].astimezone(UTC)
         return self.row._make(values)
+
+
+class Deferred:
+    """A write sent with the COMMIT. `run(conn)` does it with SQLAlchemy; on the pipeline,
+    `driver_sql` with `driver_params()` is sent instead and, when `wants_row`, `took(row)` gets
+    the statement's first row after the commit."""
+
+    driver_sql: str
+    wants_row = False
+
+    def run(self, conn: Connection) -> None:
+        raise NotImplementedError
+
+    def driver_params(self):
+        raise NotImplementedError
+
+    def took(self, row) -> None:
+        pass
+
+
+@lru_cache(maxsize=64)
+def _compiled_write(stmt, keys: tuple[str, ...], dialect) -> tuple[str, dict]:
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    return str(compiled), dict(compiled.params)
+
+
+class Write(Deferred):
+    """A Core INSERT/UPDATE (built once per process) with its values, without RETURNING."""
+
+    def __init__(self, stmt, params: dict, dialect) -> None:
+        self.stmt, self.params = stmt, params
+        self.driver_sql, self._defaults = _compiled_write(stmt, tuple(sorted(params)), dialect)
+
+    def run(self, conn: Connection) -> None:
+        conn.execute(self.stmt, self.params)
+
+    def driver_params(self):
+        return {**self._defaults, **self.params}
+
+
+_PENDING = "rems_commit_writes"
+
+
+def defer(session: Session, write: Deferred) -> None:
+    session.connection()  # begin the transaction the write belongs to, if it has not begun yet
+    session.info.setdefault(_PENDING, []).append(write)
+
+
+def commit(session: Session) -> None:
+    """Commit the session's transaction with its deferred writes (services' unit of work)."""
+    writes = session.info.get(_PENDING)
+    conn = session.connection() if writes else None
+    if writes and conn.dialect.name == "postgresql":
+        session.flush()  # the ORM's changes first: they commit with the writes
+        driver = conn.connection.driver_connection
+        sent = [(w, w.driver_params()) for w in writes]
+        for w, params in sent:
+            announce(conn, w.driver_sql, params)
+        with translated_errors(conn, sent[0][0].driver_sql), driver.pipeline():
+            cursors = [driver.execute(w.driver_sql, params) for w, params in sent]
+            driver.commit()
+        for (w, _), cur in zip(sent, cursors, strict=True):
+            if w.wants_row:
+                w.took(cur.fetchone())
+        writes.clear()
+    session.commit()  # on PostgreSQL after the pipeline: nothing left to send, the session's bookkeeping
+
+
+@event.listens_for(Session, "before_commit")
+def _run_pending(session: Session) -> None:
+    writes = session.info.get(_PENDING)
+    if writes:
+        conn = session.connection()
+        for w in writes:
+            w.run(conn)
+        writes.clear()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _discard_pending(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: committed (written) or rolled back
+        session.info.pop(_PENDING, None)

@@ -59,12 +59,12 @@ def send(name: str, *args) -> None:
 @contextmanager
 def unit_of_work():
     """One transaction: commit at the end (or roll back on error), then send queued tasks. The
-    commit carries the transaction's audit entries (R-AUD-1; audit.commit pipelines them with it)."""
-    from rems.services import audit
+    commit carries the writes deferred to it, the audit entries among them (rems.driver.commit)."""
+    from rems import driver
 
     try:
         yield db.session
-        audit.commit(db.session())
+        driver.commit(db.session())
     except BaseException:
         db.session.rollback()
         discard()

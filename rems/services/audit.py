@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from flask import g, has_request_context, request
 from psycopg.types.json import Json
-from sqlalchemy import JSON, bindparam, event, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, bindparam, insert, select, text
 
-from rems import driver as driver_sql
+from rems import driver
 from rems.clock import now
 from rems.extensions import db
 from rems.models import AuditEntry
@@ -55,12 +54,11 @@ _APPEND = text(
     ":actor_role, :ip, :action, :object_type, :object_id, :patient_id, :before, :after)"
 ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("before", type_=JSON()),
              bindparam("after", type_=JSON()))
-# the same for the driver connection (psycopg placeholders), for the pipelined commit below
+# the same for the driver connection (psycopg placeholders), sent with the COMMIT (rems.driver.commit)
 _APPEND_DRIVER_SQL = (
     "SELECT new_id, new_prev_hash, new_entry_hash FROM audit_append(%s::bigint, %s::text, %s::text, "
     "%s::timestamptz, %s::integer, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::varchar, "
     "%s::integer, %s::json, %s::json)")
-_PENDING = "rems_audit_pending"
 
 
 def content_parts(values: dict) -> tuple[str, str]:
@@ -79,9 +77,10 @@ def record(action: str, object_type: str | None = None, object_id=None, *, patie
     """Add one entry to the caller's transaction; it is written when that transaction commits.
 
     The chain is one sequence, so writers are serialised by a lock held until COMMIT (R-AUD-1):
-    appending at commit time, not here, keeps that lock for the shortest time. The entry's content
-    (time, actor, action...) is fixed now; its id and hashes are set when it is written, in this
-    returned dict. A rolled-back transaction discards its entries with everything else."""
+    appending with the COMMIT (rems.driver.commit), not here, keeps that lock for the shortest
+    time. The entry's content (time, actor, action...) is fixed now; its id and hashes are set when
+    it is written, in this returned dict. A rolled-back transaction discards its entries with
+    everything else."""
     actor = actor or _actor()
     values = {
         "at": now(), "actor_id": getattr(actor, "id", None), "actor_role": getattr(actor, "role", None),
@@ -89,69 +88,39 @@ def record(action: str, object_type: str | None = None, object_id=None, *, patie
         "object_type": object_type, "object_id": None if object_id is None else str(object_id),
         "patient_id": patient_id, "before": plain(before) if before is not None else None,
         "after": plain(after) if after is not None else None}
-    session = db.session()
-    session.connection()  # begin the transaction the entry belongs to, if it has not begun yet
-    session.info.setdefault(_PENDING, []).append(values)
+    driver.defer(db.session(), _Entry(values))
     return values
 
 
-def _write(session: Session, entries: list[dict]) -> None:
-    """Append `entries` in order with Core statements on the session's connection. PostgreSQL: one
-    `audit_append` each (lock, head under a fresh snapshot, hash, INSERT); SQLite (one writer at a
-    time): read the head, hash, INSERT."""
-    conn = session.connection()
-    for values in entries:
-        head, tail = content_parts(values)
+class _Entry(driver.Deferred):
+    """One pending entry. PostgreSQL: `audit_append` (lock, head under a fresh snapshot, hash,
+    INSERT: one statement). SQLite (one writer at a time): read the head, hash, INSERT."""
+
+    driver_sql = _APPEND_DRIVER_SQL
+    wants_row = True
+
+    def __init__(self, values: dict) -> None:
+        self.values = values
+
+    def run(self, conn) -> None:
+        v = self.values
+        head, tail = content_parts(v)
         if conn.dialect.name == "postgresql":
-            row = conn.execute(_APPEND, {**values, "k": CHAIN_LOCK, "head": head, "tail": tail}).one()
-            values.update(id=row.new_id, prev_hash=row.new_prev_hash, entry_hash=row.new_entry_hash)
-            continue
+            self.took(conn.execute(_APPEND, {**v, "k": CHAIN_LOCK, "head": head, "tail": tail}).one())
+            return
         last = conn.execute(_LAST).first()
-        values["id"] = (last.id + 1) if last else 1
-        values["prev_hash"] = last.entry_hash if last else GENESIS
-        values["entry_hash"] = sha256_hex(values["prev_hash"] + head + str(values["id"]) + tail)
-        conn.execute(_INSERT, values)
+        v["id"] = (last.id + 1) if last else 1
+        v["prev_hash"] = last.entry_hash if last else GENESIS
+        v["entry_hash"] = sha256_hex(v["prev_hash"] + head + str(v["id"]) + tail)
+        conn.execute(_INSERT, v)
 
+    def driver_params(self):
+        v = self.values
+        return (CHAIN_LOCK, *content_parts(v), v["at"], v["actor_id"], v["actor_role"], v["ip"], v["action"],
+                v["object_type"], v["object_id"], v["patient_id"], Json(v["before"]), Json(v["after"]))
 
-def commit(session: Session) -> None:
-    """Commit the session's transaction with its pending entries (services' unit of work).
-
-    On PostgreSQL the entries' `audit_append` statements and the COMMIT go to the server in ONE
-    round trip (psycopg pipeline mode): the chain's lock is held only while the server appends and
-    commits, never while this process waits for a reply or for the GIL. Any other commit path still
-    writes pending entries (the before_commit hook below), one round trip each."""
-    entries = session.info.get(_PENDING)
-    conn = session.connection() if entries else None
-    if entries and conn.dialect.name == "postgresql":
-        session.flush()  # the ORM's changes first: they commit with the entries
-        driver = conn.connection.driver_connection
-        args = [(CHAIN_LOCK, *content_parts(v), v["at"], v["actor_id"], v["actor_role"], v["ip"], v["action"],
-                 v["object_type"], v["object_id"], v["patient_id"], Json(v["before"]), Json(v["after"]))
-                for v in entries]
-        for a in args:  # statement listeners (tracing, the statement-count tests) see them too
-            driver_sql.announce(conn, _APPEND_DRIVER_SQL, a)
-        with driver_sql.translated_errors(conn, _APPEND_DRIVER_SQL), driver.pipeline():
-            cursors = [driver.execute(_APPEND_DRIVER_SQL, a) for a in args]
-            driver.commit()
-        for values, cur in zip(entries, cursors, strict=True):
-            new_id, prev, entry = cur.fetchone()
-            values.update(id=new_id, prev_hash=prev, entry_hash=entry)
-        entries.clear()
-    session.commit()  # on PostgreSQL after the pipeline: nothing left to send, the session's bookkeeping
-
-
-@event.listens_for(Session, "before_commit")
-def _write_pending(session: Session) -> None:
-    entries = session.info.get(_PENDING)
-    if entries:
-        _write(session, entries)
-        entries.clear()
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _discard_pending(session: Session, transaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended: committed (written) or rolled back
-        session.info.pop(_PENDING, None)
+    def took(self, row) -> None:
+        self.values.update(id=row[0], prev_hash=row[1], entry_hash=row[2])
 
 
 def verify() -> dict:

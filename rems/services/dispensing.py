@@ -216,15 +216,18 @@ def _authorize_once(user, data, idempotency_key, request_hash):
                          actor=user)
         else:
             # the cycle comes from the evaluation decide_dispense already made (one engine pass); a
-            # Core INSERT (the unique indexes still refuse a racing duplicate: IntegrityError)
+            # Core INSERT (the unique indexes still refuse a racing duplicate: IntegrityError, raised
+            # by the commit, which `authorize` answers like any other race)
             rma = {"rma": _new_rma(), "course_id": patient.course_id, "patient_id": patient.id,
                    "prescriber_id": patient.req_prescriber_id, "pharmacy_id": patient.pharmacy_id,
                    "pharmacist_id": user.id, "cycle_number": decision.cycle_number,
                    "days_supply": data["days_supply"], "quantity": data["quantity"], "recorded_at": now(),
                    "do_not_dispense_after": decision.do_not_dispense_after, "status": "authorized"}
-            db.session.execute(_INSERT_RMA, rma)
+            # sent with the COMMIT (rems.driver): the course row stays locked only while the server works
+            dialect = db.session.get_bind().dialect
+            driver.defer(db.session(), driver.Write(_INSERT_RMA, rma, dialect))
             if patient.course_status != "active":
-                db.session.execute(_ACTIVATE_COURSE, {"course_id": patient.course_id})
+                driver.defer(db.session(), driver.Write(_ACTIVATE_COURSE, {"course_id": patient.course_id}, dialect))
             audit.record("authorization.issued", "authorization", rma["rma"], patient_id=patient.id,
                          after={"rma": rma["rma"], "days_supply": rma["days_supply"], "quantity": rma["quantity"],
                                 "do_not_dispense_after": rma["do_not_dispense_after"],
