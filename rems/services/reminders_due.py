@@ -20,6 +20,7 @@ from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import ARRAY, Integer, String, and_, bindparam, cast, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
+from rems import driver
 from rems.extensions import db
 from rems.models import (
     Attestation,
@@ -301,10 +302,10 @@ def _rows(stmt, ids: list[int], named: bool = False) -> list:
         return conn.execute(stmt, {"ids": ids}).all()
     compiled = _compiled(stmt, conn.dialect)
     params = compiled.construct_params({"ids": ids})
-    # statement listeners (tracing, the statement-count tests) see it too
-    conn.dispatch.before_cursor_execute(conn, None, compiled.string, params, None, False)
+    driver.announce(conn, compiled.string, params)  # statement listeners (tracing, tests) see it too
     factory = namedtuple_row if named else tuple_row
-    with conn.connection.driver_connection.cursor(row_factory=factory, binary=True) as cur:
+    with driver.translated_errors(conn, compiled.string), \
+            conn.connection.driver_connection.cursor(row_factory=factory, binary=True) as cur:
         return cur.execute(compiled.string, params).fetchall()
 
 
