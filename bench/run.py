@@ -1,13 +1,15 @@
-"""The benchmark, one command:   .venv/bin/python bench/run.py [--sizes 100k,1m] [--duration 15]
+"""The benchmark, one command:   .venv/bin/python bench/run.py [--sizes 100k,1m] [--duration 15] [--rounds 3]
 
-For each size: seed (or reuse) rems_bench_<size>, start gunicorn (-w 2 -k gthread --threads 4) on a
-loopback port, and drive it with wrk (a separate C process, 2 threads, 8 connections) replaying
+For each size: seed (or reuse) rems_bench_<size>, start gunicorn (-w 2 -k gthread --threads 4;
+BENCH_WORKERS / BENCH_THREADS change them) on a loopback port, and drive it with wrk (a separate C
+process, 2 threads, 8 connections) in interleaved rounds (ping, eligibility, authorizations, ping...)
+replaying
 request files: GET /api/v1/ping (authenticated no-op: the baseline), GET /api/v1/eligibility (a
 random mix of all patients: eligible and refused, every check audited), POST /api/v1/authorizations
 (80% eligible patients -> 201 RMA issued, 20% patients whose tests/visit are due -> 409 refused).
-Then the reminder sweep over each database and the PDF timing. Writes bench/results.md.
-RMAs issued by a previous run (recorded on the seed day or later) are deleted first, so runs
-repeat. Each wrk run is bounded by --duration seconds (<= 30).
+Then the reminder sweep over each database (and over the largest on its worst day) and the PDF
+timing. Writes bench/results.md. RMAs issued by a previous run (recorded on the seed day or later)
+are deleted first, so runs repeat. Each endpoint gets --duration seconds (<= 30) in all.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import random
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -147,8 +150,10 @@ def tokens(port: int) -> list[str]:
 
 
 def request_files(
-    tmp: Path, toks: list[str], eligible, refused, anyone, rng: random.Random
-) -> dict[str, Path]:
+    tmp: Path, toks: list[str], eligible, refused, anyone, rng: random.Random, rounds: int = 1
+) -> dict[str, list[Path]]:
+    """One request file per endpoint and round; the authorizations of each round are a disjoint
+    slice of the patients (an RMA is issued once per patient and cycle)."""
     def lookup(p, h):
         return {
             "rems_id": p["rems_id"],
@@ -171,9 +176,14 @@ def request_files(
         h = rng.randrange(len(toks))
         body = json.dumps({**lookup(p, h + 1), "days_supply": 30, "quantity": 60})
         auth.append(f"POST\t/api/v1/authorizations\t{toks[h]}\t{body}")
-    for name, lines in (("ping", ping), ("eligibility", elig), ("authorizations", auth)):
-        files[name] = tmp / f"{name}.txt"
-        files[name].write_text("\n".join(lines) + "\n")
+    for name, lines in (("ping", ping), ("eligibility", elig)):
+        files[name] = [tmp / f"{name}.txt"] * rounds
+        files[name][0].write_text("\n".join(lines) + "\n")
+    files["authorizations"] = []
+    per_round = len(auth) // rounds
+    for i in range(rounds):
+        files["authorizations"].append(tmp / f"authorizations-{i}.txt")
+        files["authorizations"][i].write_text("\n".join(auth[i * per_round:(i + 1) * per_round]) + "\n")
     return files
 
 
@@ -210,7 +220,24 @@ def wrk(port: int, reqs: Path, duration: int) -> dict:
     }
 
 
-def run_size(label: str, duration: int, rng: random.Random, log) -> dict:
+ENDPOINTS = ("ping", "eligibility", "authorizations")
+
+
+def combine(runs: list[dict]) -> dict:
+    """One endpoint's rounds: mean req/s (equal durations), median p50, WORST p99, summed statuses."""
+    statuses: dict[int, int] = {}
+    for r in runs:
+        for code, n in r["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    return {"rps": statistics.mean(r["rps"] for r in runs), "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms": max(r["p99_ms"] for r in runs), "statuses": statuses, "errors": any(r["errors"] for r in runs),
+            "rounds": runs}
+
+
+def run_size(label: str, duration: int, rng: random.Random, log, rounds: int = 3) -> dict:
+    """Throughput of each endpoint in `rounds` interleaved rounds (ping, eligibility, authorizations,
+    ping, ...) of duration/rounds seconds, so that every endpoint sees the same slow and fast
+    moments of this shared machine; the ratio to ping is also given per round."""
     n = SIZES[label]
     db = f"rems_bench_{label}"
     day = today()
@@ -219,20 +246,25 @@ def run_size(label: str, duration: int, rng: random.Random, log) -> dict:
     log(f"{db}: removed {reset(eng, day)} RMAs issued by an earlier run")
     eligible, refused, anyone = samples(eng, n, rng)
     port = free_port()
-    results = {}
+    per = {name: [] for name in ENDPOINTS}
+    seconds = max(2, round(duration / rounds))
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(db, port, Path(tmp) / "gunicorn.log")
         try:
-            files = request_files(Path(tmp), tokens(port), eligible, refused, anyone, rng)
-            wrk(port, files["ping"], 3)  # warm up both workers
-            for name in ("ping", "eligibility", "authorizations"):
-                results[name] = r = wrk(port, files[name], duration)
-                log(
-                    f"  {label} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
-                    f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}"
-                )
+            files = request_files(Path(tmp), tokens(port), eligible, refused, anyone, rng, rounds)
+            wrk(port, files["ping"][0], 3)  # warm up both workers
+            for i in range(rounds):
+                for name in ENDPOINTS:
+                    per[name].append(r := wrk(port, files[name][i], seconds))
+                    log(
+                        f"  {label} round {i + 1} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                        f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}"
+                    )
         finally:
             stop_server(server)
+        results = {name: combine(runs) for name, runs in per.items()}
+        for name in ENDPOINTS:
+            results[name]["round_ratios"] = [r["rps"] / p["rps"] for r, p in zip(per[name], per["ping"], strict=True)]
         results["audit_write_ms"] = extras.audit_write_cost(eng)
     eng.dispose()
     return results
@@ -270,7 +302,8 @@ def machine() -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="REMS benchmarks")
     ap.add_argument("--sizes", default="100k,1m")
-    ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--duration", type=int, default=15, help="seconds per endpoint, split into --rounds")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-sweep", action="store_true")
     ap.add_argument("--skip-pdf", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
@@ -280,14 +313,17 @@ def main(argv=None) -> None:
     log = print
     sizes = args.sizes.split(",")
     load_before = os.getloadavg()
-    results = {label: run_size(label, duration, rng, log) for label in sizes}
-    sweep = None if args.skip_sweep else [extras.sweep(f"rems_bench_{s}", log) for s in sizes]
+    results = {label: run_size(label, duration, rng, log, args.rounds) for label in sizes}
+    sweep = None
+    if not args.skip_sweep:  # each size on the seed day, then the largest on its worst day (bench/NOTES.md)
+        sweep = [extras.sweep(f"rems_bench_{s}", log) for s in sizes]
+        sweep.append(extras.sweep(f"rems_bench_{sizes[-1]}", log, offset_days=3))
     pdf = None if args.skip_pdf else extras.pdf(log)
     cmd = "  ".join([".venv/bin/python bench/run.py", *(argv or sys.argv[1:])])
     load_after = os.getloadavg()
     where = (f"{machine()}; load average (1/5/15 min) {'/'.join(f'{x:.2f}' for x in load_before)} "
              f"before the run, {'/'.join(f'{x:.2f}' for x in load_after)} after")
-    text = extras.report(where, cmd, duration, results, sweep, pdf)
+    text = extras.report(where, cmd, duration, results, sweep, pdf, args.rounds, GUNICORN_WORKERS, GUNICORN_THREADS)
     Path(args.out).write_text(text)
     log(text)
 

@@ -185,7 +185,7 @@ def authorize(user: User, data: dict, idempotency_key: str | None = None) -> tup
     """POST /authorizations: issue an RMA or refuse with every reason (R-RMA-5)."""
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
         raise ApiError.field("Idempotency-Key", "must be 1 to 200 characters")
-    request_hash = sha256_hex(canonical(data))
+    request_hash = sha256_hex(canonical(data)) if idempotency_key else None
     replay = _idempotent(user, idempotency_key, request_hash)
     if replay:
         return replay
