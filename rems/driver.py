@@ -116,6 +116,8 @@ _PENDING = "rems_commit_writes"
 
 
 def defer(session: Session, write: Deferred) -> None:
+    """Queue `write` for the commit of the session's transaction. It runs after the transaction's
+    other statements, so later reads in the same transaction do not see it."""
     session.connection()  # begin the transaction the write belongs to, if it has not begun yet
     session.info.setdefault(_PENDING, []).append(write)
 
@@ -130,7 +132,7 @@ def commit(session: Session) -> None:
         sent = [(w, w.driver_params()) for w in writes]
         for w, params in sent:
             announce(conn, w.driver_sql, params)
-        with translated_errors(conn, sent[0][0].driver_sql), driver.pipeline():
+        with translated_errors(conn, ";\n".join(w.driver_sql for w, _ in sent)), driver.pipeline():
             cursors = [driver.execute(w.driver_sql, params) for w, params in sent]
             driver.commit()
         for (w, _), cur in zip(sent, cursors, strict=True):

@@ -8,7 +8,8 @@ R-AUD-1: an audited request took two round trips for its entry: `audit_chain_hea
 then the committed head under a fresh snapshot) and the INSERT. `audit_append` does both. The hash
 is the same one Python computes and `verify` checks: sha256(prev_hash || canonical content), where
 Python sends the canonical content in two parts, before and after the id (`"...,"id":` and `,...}`),
-because the id is only known once the lock is held (rems/services/audit.py). PostgreSQL only.
+because the id is only known once the lock is held (rems/services/audit.py). It replaces
+`audit_chain_head` (0004), which nothing calls any more. PostgreSQL only.
 """
 from alembic import op
 
@@ -43,10 +44,19 @@ BEGIN
           p_before, p_after, new_prev_hash, new_entry_hash);
 END
 $$""")
+    op.execute("DROP FUNCTION audit_chain_head(bigint)")
 
 
 def downgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("""
+CREATE FUNCTION audit_chain_head(lock_key bigint, OUT id integer, OUT entry_hash varchar)
+RETURNS SETOF record LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(lock_key);
+  RETURN QUERY SELECT a.id, a.entry_hash FROM audit_entries a ORDER BY a.id DESC LIMIT 1;
+END
+$$""")
     op.execute("DROP FUNCTION audit_append(bigint, text, text, timestamptz, integer, varchar, varchar, varchar, "
                "varchar, varchar, integer, json, json)")
