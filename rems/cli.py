@@ -14,7 +14,22 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, load_dotenv=False)
+class _RemsGroup(FlaskGroup):
+    """A database that cannot be reached or was never migrated is a message, not a traceback."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError, InterfaceError) as err:
+            reason = str(err.orig).strip().splitlines()[0] if err.orig is not None else str(err)
+            raise click.ClickException(
+                f"database error: {reason}. Is the database (REMS_DATABASE_URL) reachable, and migrated "
+                "with `rems db upgrade`?") from err
+
+
+@click.group(cls=_RemsGroup, create_app=_create_app, add_default_commands=True, load_dotenv=False)
 def main():
     """REMS compliance workflow service."""
 

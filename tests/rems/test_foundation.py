@@ -104,6 +104,22 @@ def test_cli_create_admin_and_audit_verify(runner):
     assert verify.exit_code == 0 and '"ok": true' in verify.output
 
 
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/never-migrated.sqlite3",
+                                 "postgresql+psycopg://nobody@127.0.0.1:1/none"])
+def test_cli_database_error_is_a_message_not_a_traceback(tmp_path, url):
+    """`rems` against a database that was never migrated, or cannot be reached: exit 1 with a
+    sentence that says what to check, no traceback."""
+    from click.testing import CliRunner
+
+    from rems.cli import main
+
+    env = {"REMS_DATABASE_URL": url.format(tmp=tmp_path), "REMS_INSTANCE_PATH": str(tmp_path)}
+    result = CliRunner().invoke(main, ["audit", "verify"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "database error:" in result.output and "rems db upgrade" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_demo_seed_builds_every_state(app, runner):
     """The demo practice has patients in every course state, built through the real services."""
     from sqlalchemy import select
