@@ -117,7 +117,10 @@ _PENDING = "rems_commit_writes"
 
 def defer(session: Session, write: Deferred) -> None:
     """Queue `write` for the commit of the session's transaction. It runs after the transaction's
-    other statements, so later reads in the same transaction do not see it."""
+    other statements, so later reads in the same transaction do not see it. Not inside a SAVEPOINT:
+    rolling one back could not take its queued writes back, so that is refused."""
+    if session.in_nested_transaction():
+        raise RuntimeError("writes cannot be deferred inside a nested transaction (SAVEPOINT)")
     session.connection()  # begin the transaction the write belongs to, if it has not begun yet
     session.info.setdefault(_PENDING, []).append(write)
 

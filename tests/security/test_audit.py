@@ -204,6 +204,18 @@ def test_r_aud_1_entries_commit_and_roll_back_with_their_transaction(app, backen
     assert audit.verify()["ok"] is True
 
 
+def test_r_aud_1_no_entry_is_queued_inside_a_savepoint(app):
+    """A SAVEPOINT rolled back could not take a queued entry back, so recording inside one is refused
+    (nothing in the service uses SAVEPOINTs; this keeps it from silently going wrong)."""
+    from rems.extensions import db
+    from rems.services import audit
+
+    db.session.connection()
+    with db.session.begin_nested(), pytest.raises(RuntimeError, match="nested"):
+        audit.record("test.in_savepoint")
+    db.session.rollback()
+
+
 def test_r_aud_1_failed_append_rolls_back_the_whole_transaction(app, backend, factory):
     """PostgreSQL: the entries go to the server pipelined with the COMMIT; if one fails (here a
     value too long for its column), nothing of the transaction is committed and the session can go on."""
