@@ -102,7 +102,7 @@ def _records_statement():
 
 
 @lru_cache(maxsize=2)
-def _batch_records_statement(dialect: str):
+def batch_records_statement(dialect: str):
     """The same UNION for a list of courses: the reminder sweep's batches. PostgreSQL binds one
     array (`= ANY(:ids)`: the SQL text stays the same whatever the batch size); SQLite an IN list."""
     if dialect == "postgresql":
@@ -175,20 +175,12 @@ def records_from_json(rows: list | None) -> dict[str, tuple]:
 def course_records(course_id: int) -> dict[str, tuple]:
     """Every record of a course as engine facts, in ONE statement (UNION ALL of the six tables),
     so the dispense path costs the same for a patient with one cycle as with twelve."""
-    return _as_facts(db.session.connection().execute(_records_statement(), {"course_id": course_id}))
+    return records_as_facts(db.session.connection().execute(_records_statement(), {"course_id": course_id}))
 
 
-def courses_records(course_ids: list[int]) -> dict[int, dict[str, tuple]]:
-    """`course_records` for many courses in ONE statement: {course_id: records}."""
-    by_course: dict[int, list] = {cid: [] for cid in course_ids}
-    stmt = _batch_records_statement(db.session.get_bind().dialect.name)
-    for r in db.session.connection().execute(stmt, {"ids": list(course_ids)}):
-        by_course[r[2]].append(r)
-    return {cid: _as_facts(rows) for cid, rows in by_course.items()}
-
-
-def _as_facts(rows) -> dict[str, tuple]:
-    # rows unpacked by position (the UNION's column order: tag, id, course_id, recorded_at, then _NONE)
+def records_as_facts(rows) -> dict[str, tuple]:
+    """Rows of the records UNION (`course_records`, `batch_records_statement`) of ONE course as
+    engine facts, unpacked by position (tag, id, course_id, recorded_at, then _NONE's columns)."""
     out: dict[int, list] = {k: [] for k in range(6)}
     for r in rows:
         out[r[0]].append(r)

@@ -35,7 +35,7 @@ from rems.models import (
     User,
     Visit,
 )
-from rems.services.facts import _as_facts, _batch_records_statement, patient_facts
+from rems.services.facts import batch_records_statement, patient_facts, records_as_facts
 from workflows import CGP, Program, evaluate_patient, local_date, window_close_instant
 
 IN_TREATMENT = ("enrolled", "active")
@@ -253,20 +253,20 @@ def _serial_plans():
 
 def _evaluate(ids: list[int], now: datetime, today: date, prog: Program) -> Iterator[Due]:
     """The engine on a batch of courses: two statements (course + patient + both users; the six
-    record tables in one UNION ALL, facts.courses_records), plain rows rather than ORM objects."""
+    record tables in one UNION ALL, facts.batch_records_statement), plain rows rather than ORM objects."""
     dialect = db.session.get_bind().dialect.name
     rows = _rows(_actors_statement(dialect), ids, named=True)
     by_course: dict[int, list] = {r.course_id: [] for r in rows}
-    for r in _rows(_batch_records_statement(dialect), list(by_course)):
+    for r in _rows(batch_records_statement(dialect), list(by_course)):
         by_course[r[2]].append(r)  # the UNION's columns: tag, id, course_id, ...
     for row in rows:
-        yield from _for_course(row, _as_facts(by_course[row.course_id]), now, today, prog)
+        yield from _for_course(row, records_as_facts(by_course[row.course_id]), now, today, prog)
 
 
 @lru_cache(maxsize=2)
 def _actors_statement(dialect: str):
     """A batch's courses with their patient and both users; `ids` is bound as in
-    facts._batch_records_statement (one array on PostgreSQL: the SQL text is the same every batch)."""
+    facts.batch_records_statement (one array on PostgreSQL: the SQL text is the same every batch)."""
     if dialect == "postgresql":
         batch = Course.id == func.any(bindparam("ids", type_=ARRAY(Integer())))
     else:
