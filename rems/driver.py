@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC
 from functools import lru_cache
 
+from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
@@ -72,6 +73,24 @@ class Select:
                 if values[i] is not None:
                     values[i] = values[i].astimezone(UTC)
         return self.row._make(values)
+
+
+@lru_cache(maxsize=16)
+def _compiled(stmt, dialect):
+    return stmt.compile(dialect=dialect)
+
+
+def rows(conn: Connection, stmt, params: dict, named: bool = False) -> list:
+    """All rows of a Core SELECT (compiled once per process) in one fetchall on the driver's cursor,
+    binary format: tuples, or named tuples when `named`. Values as psycopg loads them (timestamps
+    in the session's time zone)."""
+    compiled = _compiled(stmt, conn.dialect)
+    values = compiled.construct_params(params)
+    announce(conn, compiled.string, values)
+    factory = namedtuple_row if named else tuple_row
+    with translated_errors(conn, compiled.string), \
+            conn.connection.driver_connection.cursor(row_factory=factory, binary=True) as cur:
+        return cur.execute(compiled.string, values).fetchall()
 
 
 class Deferred:

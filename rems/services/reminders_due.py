@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
-from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import ARRAY, Integer, String, and_, bindparam, cast, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
@@ -285,28 +284,17 @@ def _actors_statement(dialect: str):
             .where(batch).order_by(Course.id))
 
 
-@lru_cache(maxsize=4)
-def _compiled(stmt, dialect):
-    return stmt.compile(dialect=dialect)
-
-
 def _rows(stmt, ids: list[int], named: bool = False) -> list:
-    """`stmt`'s rows for a batch of ids. On PostgreSQL, one fetchall on the driver's cursor (binary
-    format, SQL compiled once per process): no SQLAlchemy Row or type processing per row, which
-    was half the time of loading a batch's ~17,000 records (bench/NOTES.md). Instants then come
-    back aware in the session's time zone (UTC on our servers), not UTCDateTime's `UTC`: the same
-    instants, and the engine only compares them and converts them to program-local dates
-    (R-TIME-1). `named`: attribute access by the columns' labels."""
+    """`stmt`'s rows for a batch of ids. On PostgreSQL one fetchall on the driver's cursor
+    (rems.driver.rows): no SQLAlchemy Row or type processing per row, which was half the time of
+    loading a batch's ~17,000 records (bench/NOTES.md). Instants then come back aware in the
+    session's time zone (UTC on our servers), not UTCDateTime's `UTC`: the same instants, and the
+    engine only compares them and converts them to program-local dates (R-TIME-1). `named`:
+    attribute access by the columns' labels."""
     conn = db.session.connection()
     if conn.dialect.name != "postgresql":
         return conn.execute(stmt, {"ids": ids}).all()
-    compiled = _compiled(stmt, conn.dialect)
-    params = compiled.construct_params({"ids": ids})
-    driver.announce(conn, compiled.string, params)  # statement listeners (tracing, tests) see it too
-    factory = namedtuple_row if named else tuple_row
-    with driver.translated_errors(conn, compiled.string), \
-            conn.connection.driver_connection.cursor(row_factory=factory, binary=True) as cur:
-        return cur.execute(compiled.string, params).fetchall()
+    return driver.rows(conn, stmt, {"ids": ids}, named=named)
 
 
 def _for_course(row, records: dict, now: datetime, today: date, prog: Program) -> Iterator[Due]:
