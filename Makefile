@@ -55,8 +55,15 @@ security: install
 security-ci:
 	SECURITY_ALLOW_OFFLINE=1 bash .ci/security.sh
 
+# The benchmark's load generator (wrk) and /usr/bin/time come from Debian too.
 bench: install
-	$(BIN)/python bench/run.py
+	@missing=""; for pkg in wrk time; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance *.egg-info .pytest_cache .ruff_cache

@@ -20,6 +20,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -308,6 +309,9 @@ def main(argv=None) -> None:
     ap.add_argument("--skip-pdf", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     args = ap.parse_args(argv)
+    for tool in ("wrk", "/usr/bin/time"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: `make bench` installs it (Debian packages wrk, time)")
     duration = min(args.duration, 30)
     rng = random.Random(20260209)
     log = print

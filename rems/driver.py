@@ -22,10 +22,11 @@ from contextlib import contextmanager
 from datetime import UTC
 from functools import lru_cache
 
+import psycopg
 from psycopg.rows import namedtuple_row, tuple_row
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from rems.models.types import UTCDateTime
@@ -178,3 +179,37 @@ def _run_pending(session: Session) -> None:
 def _discard_pending(session: Session, transaction) -> None:
     if transaction.parent is None:  # the outermost transaction ended: committed (written) or rolled back
         session.info.pop(_PENDING, None)
+
+
+class KeepPreparedConnection(psycopg.Connection):
+    """psycopg's connection, except that a ROLLBACK keeps the prepared statements.
+
+    psycopg forgets every prepared statement at ROLLBACK and sends DEALLOCATE ALL, in case the
+    rolled-back transaction created objects they refer to. Every read-only request ends in
+    ROLLBACK (the session's teardown), so in real traffic a pooled connection lost the dispense
+    statements after any such request and re-planned them (the request statement's planning costs
+    more than its execution) until psycopg prepared them again, five executions later: a load of
+    trivial and eligibility requests alternating cost 35% more CPU per request than the two
+    loads apart (bench/NOTES.md, Round 5). The app's transactions run no DDL (migrations run at
+    deploy time, and psycopg still forgets its statements itself after a DROP, ALTER or DISCARD
+    it executes), so keeping them is safe here. Relies on psycopg's `_prepared` cache (pinned
+    version; tests/perf/test_prepared.py fails if it changes); without it, psycopg's own rollback."""
+
+    def rollback(self) -> None:
+        cache = getattr(self, "_prepared", None)
+        names, counts = getattr(cache, "_names", None), getattr(cache, "_counts", None)
+        if names is None or counts is None:
+            return super().rollback()
+        # psycopg clears the cache (and queues DEALLOCATE ALL) only when it holds names: show it empty ones
+        cache._names, cache._counts = type(names)(), type(counts)()
+        try:
+            return super().rollback()
+        finally:
+            cache._names, cache._counts = names, counts
+
+
+@event.listens_for(Engine, "do_connect")
+def _keep_prepared(dialect, conn_rec, cargs, cparams):
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        return KeepPreparedConnection.connect(*cargs, **cparams)
+    return None
