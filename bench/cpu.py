@@ -62,8 +62,6 @@ def main(argv=None) -> None:
     ap.add_argument("--size", default="100k")
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--mixed", action="store_true",
-                    help="also a mixed load: ping and eligibility lines alternating on the same connections")
     args = ap.parse_args(argv)
     n = run.SIZES[args.size]
     db = f"rems_bench_{args.size}"
@@ -79,16 +77,7 @@ def main(argv=None) -> None:
         server = run.start_server(db, port, Path(tmp) / "gunicorn.log")
         try:
             files = run.request_files(Path(tmp), run.tokens(port), eligible, refused, anyone, rng, args.rounds)
-            if args.mixed:  # what a real server sees: read-only requests (ROLLBACK) between dispense checks
-                ping_lines = files["ping"][0].read_text().splitlines()
-                checks = files["eligibility"][0].read_text().splitlines()
-                # wrk thread t of 2 takes lines t, t+2, ...: pairs of lines so each thread alternates
-                mixed = [line for i in range(0, len(checks) - 1, 2)
-                         for line in (ping_lines[i % len(ping_lines)], ping_lines[(i + 1) % len(ping_lines)],
-                                      checks[i], checks[i + 1])]
-                (Path(tmp) / "mixed.txt").write_text("\n".join(mixed) + "\n")
-                files["mixed"] = [Path(tmp) / "mixed.txt"] * args.rounds
-                totals["mixed"] = {"server": 0.0, "postgres": 0.0, "wrk": 0.0, "requests": 0, "wall": 0.0}
+            files["mixed"] = run.mixed_file(Path(tmp), files, args.rounds)
             run.wrk(port, files["ping"][0], 3)
             for i in range(args.rounds):
                 for name in totals:

@@ -221,7 +221,7 @@ def wrk(port: int, reqs: Path, duration: int) -> dict:
     }
 
 
-ENDPOINTS = ("ping", "eligibility", "authorizations")
+ENDPOINTS = ("ping", "eligibility", "authorizations", "mixed")
 
 
 def combine(runs: list[dict]) -> dict:
@@ -235,39 +235,70 @@ def combine(runs: list[dict]) -> dict:
             "rounds": runs}
 
 
-def run_size(label: str, duration: int, rng: random.Random, log, rounds: int = 3) -> dict:
-    """Throughput of each endpoint in `rounds` interleaved rounds (ping, eligibility, authorizations,
-    ping, ...) of duration/rounds seconds, so that every endpoint sees the same slow and fast
-    moments of this shared machine; the ratio to ping is also given per round."""
-    n = SIZES[label]
-    db = f"rems_bench_{label}"
+def mixed_file(tmp: Path, files: dict, rounds: int) -> list[Path]:
+    """Real traffic interleaves read-only requests (which end in ROLLBACK) with dispense checks on
+    the same pooled connections: ping and eligibility lines alternating for each wrk thread (thread
+    t of 2 takes lines t, t+2, ... so lines come in pairs)."""
+    pings = files["ping"][0].read_text().splitlines()
+    checks = files["eligibility"][0].read_text().splitlines()
+    lines = [line for i in range(0, len(checks) - 1, 2)
+             for line in (pings[i % len(pings)], pings[(i + 1) % len(pings)], checks[i], checks[i + 1])]
+    path = tmp / "mixed.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return [path] * rounds
+
+
+def run_sizes(labels: list[str], duration: int, rng: random.Random, log, rounds: int = 3) -> dict:
+    """Throughput of each endpoint at every size, in `rounds` interleaved rounds of duration/rounds
+    seconds: round i runs ping, eligibility, authorizations and the mixed load on the first size's
+    server, then on the next size's, so every endpoint and size sees the same slow and fast moments
+    of this shared machine (the ratios to ping and 1M vs 100k are taken within a run). One gunicorn
+    per size, started before the first round (an idle server costs nothing)."""
     day = today()
-    seed.ensure(db, n, day, log=log)
-    eng = sa.create_engine(seed.db_url(db))
-    log(f"{db}: removed {reset(eng, day)} RMAs issued by an earlier run")
-    eligible, refused, anyone = samples(eng, n, rng)
-    port = free_port()
-    per = {name: [] for name in ENDPOINTS}
     seconds = max(2, round(duration / rounds))
+    per = {label: {name: [] for name in ENDPOINTS} for label in labels}
+    servers, files, engines = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(db, port, Path(tmp) / "gunicorn.log")
         try:
-            files = request_files(Path(tmp), tokens(port), eligible, refused, anyone, rng, rounds)
-            wrk(port, files["ping"][0], 3)  # warm up both workers
+            for label in labels:
+                n = SIZES[label]
+                db = f"rems_bench_{label}"
+                seed.ensure(db, n, day, log=log)
+                engines[label] = eng = sa.create_engine(seed.db_url(db))
+                log(f"{db}: removed {reset(eng, day)} RMAs issued by an earlier run")
+                eligible, refused, anyone = samples(eng, n, rng)
+                port = free_port()
+                where = Path(tmp) / label
+                where.mkdir()
+                servers[label] = (start_server(db, port, where / "gunicorn.log"), port)
+                files[label] = request_files(where, tokens(port), eligible, refused, anyone, rng, rounds)
+                files[label]["mixed"] = mixed_file(where, files[label], rounds)
+                wrk(port, files[label]["ping"][0], 3)  # warm up both workers
             for i in range(rounds):
-                for name in ENDPOINTS:
-                    per[name].append(r := wrk(port, files[name][i], seconds))
-                    log(
-                        f"  {label} round {i + 1} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
-                        f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}"
-                    )
+                for label in labels:
+                    port = servers[label][1]
+                    for name in ENDPOINTS:
+                        per[label][name].append(r := wrk(port, files[label][name][i], seconds))
+                        log(
+                            f"  {label} round {i + 1} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                            f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}"
+                        )
         finally:
-            stop_server(server)
-        results = {name: combine(runs) for name, runs in per.items()}
+            for proc, _ in servers.values():
+                stop_server(proc)
+    results = {}
+    for label in labels:
+        res = {name: combine(runs) for name, runs in per[label].items()}
         for name in ENDPOINTS:
-            results[name]["round_ratios"] = [r["rps"] / p["rps"] for r, p in zip(per[name], per["ping"], strict=True)]
-        results["audit_write_ms"] = extras.audit_write_cost(eng)
-    eng.dispose()
+            res[name]["round_ratios"] = [r["rps"] / p["rps"] for r, p in
+                                         zip(per[label][name], per[label]["ping"], strict=True)]
+        res["audit_write_ms"] = extras.audit_write_cost(engines[label])
+        engines[label].dispose()
+        results[label] = res
+    if "100k" in per and "1m" in per:  # 1M vs 100k within each round too
+        results["1m_vs_100k_rounds"] = {
+            name: [b["rps"] / a["rps"] for a, b in zip(per["100k"][name], per["1m"][name], strict=True)]
+            for name in ENDPOINTS}
     return results
 
 
@@ -317,7 +348,7 @@ def main(argv=None) -> None:
     log = print
     sizes = args.sizes.split(",")
     load_before = os.getloadavg()
-    results = {label: run_size(label, duration, rng, log, args.rounds) for label in sizes}
+    results = run_sizes(sizes, duration, rng, log, args.rounds)
     sweep = None
     if not args.skip_sweep:  # each size on the seed day, then the largest on its worst day (bench/NOTES.md)
         sweep = [extras.sweep(f"rems_bench_{s}", log) for s in sizes]
