@@ -6,8 +6,9 @@ On this 2-core machine throughput is CPU-bound: server, PostgreSQL and wrk share
 ratio of two endpoints' throughputs is about the inverse ratio of the CPU each request costs in
 all of them. CPU seconds are counted from /proc (utime + stime) around each wrk run: the gunicorn
 master and workers, every `postgres` process (backends, WAL writer, checkpointer...), and wrk
-itself. Unlike req/s, these figures hardly move when another tenant of the VM takes CPU, so they
-are the way to compare two versions of the code.
+itself. They move less than req/s when another tenant of the VM takes CPU, but not nothing (caches
+are shared too: 2.35 and 2.94 ms for the same eligibility load ten minutes apart), so compare two
+versions of the code in alternating runs.
 """
 from __future__ import annotations
 
