@@ -1,6 +1,7 @@
 """Build the engine's immutable facts from database rows (a constant number of queries)."""
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
@@ -39,8 +40,62 @@ from rems.models import (
 from rems.models.types import UTCDateTime
 from workflows import facts as f
 
-_NONE = {"day": Date(), "flag": Boolean(), "s1": String(), "s2": String(), "s3": String(), "n1": Integer(),
-         "n2": Integer(), "ts": UTCDateTime(), "js": JSON()}
+
+class _Kind:
+    """One kind of course record, the single description its three loaders share: the facts name
+    (a PatientFacts field and the Course relationship), the table, and the engine fact, whose
+    fields after `id` and `recorded_at` are the table's columns of the same names, in order.
+
+    The loaders: the ORM collections (`_orm_records`), the UNION of the six tables
+    (`course_records`, `batch_records_statement`: one wide row per record, each column in a slot
+    of its type) and the json column of the dispense statement (`records_json_column`: dates and
+    instants come back as ISO text). All three end in `make`."""
+
+    def __init__(self, name: str, model, fact) -> None:
+        self.name, self.model, self.fact = name, model, fact
+        self.columns = tuple(fl.name for fl in fields(fact)[2:])
+        table = model.__table__.c
+        types = [table[c].type for c in self.columns]
+        self.tidy = tuple(_TIDY.get(type(t)) for t in types)  # typed values -> the fact's (bool, tuple)
+        self.from_json = tuple(_FROM_JSON.get(type(t), tidy) for t, tidy in zip(types, self.tidy, strict=True))
+        free = {slot: list(names) for slot, names in _SLOTS.items()}
+        self.slots = {c: free[type(t)].pop(0) for c, t in zip(self.columns, types, strict=True)}
+        self.positions = tuple(4 + _SLOT_ORDER.index(self.slots[c]) for c in self.columns)
+
+    def make(self, i, at, values, convert) -> object:
+        return self.fact(i, at, *[c(v) if c else v for c, v in zip(convert, values, strict=True)])
+
+
+def _day(s: str | None):
+    return None if s is None else date.fromisoformat(s)
+
+
+def _instant(s: str | None):
+    return None if s is None else datetime.fromisoformat(s).astimezone(UTC)
+
+
+def _forms(v) -> tuple:
+    return tuple(v or ())
+
+
+_TIDY = {Boolean: bool, JSON: _forms}
+_FROM_JSON = {Date: _day, UTCDateTime: _instant}
+# the UNION's wide row after (tag, id, course_id, recorded_at): typed slots, NULL where a table has none
+_SLOTS = {Date: ("day",), Boolean: ("flag",), String: ("s1", "s2", "s3"), Integer: ("n1", "n2"),
+          UTCDateTime: ("ts",), JSON: ("js",)}
+_SLOT_TYPES = {"day": Date(), "flag": Boolean(), "s1": String(), "s2": String(), "s3": String(), "n1": Integer(),
+               "n2": Integer(), "ts": UTCDateTime(), "js": JSON()}
+_SLOT_ORDER = tuple(_SLOT_TYPES)
+
+# in the order of the UNION's tag and of the json column's table index
+_KINDS = (
+    _Kind("visits", Visit, f.Visit),
+    _Kind("contraception", ContraceptionRecord, f.Contraception),
+    _Kind("tests", PregnancyTest, f.PregnancyTest),
+    _Kind("attestations", Attestation, f.Attestation),
+    _Kind("attestation_failures", AttestationFailure, f.AttestationFailure),
+    _Kind("authorizations", Authorization, f.Authorization),
+)
 
 
 def prescriber_facts(p: Prescriber | None) -> f.PrescriberFacts | None:
@@ -70,28 +125,21 @@ def current_course(patient: Patient, lock: bool = False) -> Course:
     return db.session.execute(stmt).scalar_one()
 
 
-def _branch(where, tag: int, model, **cols):
-    """One arm of the records UNION: the shared columns, typed NULL where this table has none;
-    `where(columns)` selects the course(s). Built on the Core table columns, not the ORM attributes,
-    so the statement runs without the ORM's compile and row-loading layer (bench/NOTES.md)."""
-    c = model.__table__.c
-    values = [c[cols[k]] if k in cols else cast(null(), t) for k, t in _NONE.items()]
+def _branch(where, tag: int, kind: _Kind):
+    """One arm of the records UNION: the shared columns, this table's in their slots, typed NULL in
+    the others; `where(columns)` selects the course(s). Built on the Core table columns, not the ORM
+    attributes, so the statement runs without the ORM's compile and row-loading layer (bench/NOTES.md)."""
+    c = kind.model.__table__.c
+    by_slot = {slot: column for column, slot in kind.slots.items()}
+    values = [c[by_slot[k]] if k in by_slot else cast(null(), t) for k, t in _SLOT_TYPES.items()]
     return select(literal(tag, Integer()).label("tag"), c.id.label("id"),
                   c.course_id.label("course_id"), c.recorded_at.label("recorded_at"),
-                  *[v.label(k) for v, k in zip(values, _NONE, strict=True)]
+                  *[v.label(k) for v, k in zip(values, _SLOT_TYPES, strict=True)]
                   ).where(where(c))
 
 
 def _union(where):
-    return union_all(
-        _branch(where, 0, Visit, day="visit_date", flag="counseled"),
-        _branch(where, 1, ContraceptionRecord, day="start_date", flag="abstinence", js="forms"),
-        _branch(where, 2, PregnancyTest, day="specimen_date", s1="kind", s2="result", s3="setting"),
-        _branch(where, 3, Attestation),
-        _branch(where, 4, AttestationFailure),
-        _branch(where, 5, Authorization, day="do_not_dispense_after", s1="rma", n1="pharmacy_id",
-                n2="days_supply", ts="reversed_at"),
-    ).order_by("tag", "id")
+    return union_all(*[_branch(where, tag, kind) for tag, kind in enumerate(_KINDS)]).order_by("tag", "id")
 
 
 @lru_cache(maxsize=1)
@@ -112,27 +160,6 @@ def batch_records_statement(dialect: str):
     return _union(lambda model: model.course_id.in_(ids))
 
 
-# records_json_column: per table, the columns each record carries (after its id and recorded_at),
-# and how they become engine facts; the JSON gives dates and instants as ISO text
-_JSON_RECORDS = (
-    ("visits", Visit, ("visit_date", "counseled"),
-     lambda i, at, day, counseled: f.Visit(id=i, recorded_at=at, visit_date=_day(day), counseled=bool(counseled))),
-    ("contraception", ContraceptionRecord, ("start_date", "abstinence", "forms"),
-     lambda i, at, day, abstinence, forms: f.Contraception(id=i, recorded_at=at, start_date=_day(day),
-                                                           forms=tuple(forms or ()), abstinence=bool(abstinence))),
-    ("tests", PregnancyTest, ("kind", "specimen_date", "result", "setting"),
-     lambda i, at, kind, day, result, setting: f.PregnancyTest(id=i, recorded_at=at, kind=kind,
-                                                               specimen_date=_day(day), result=result,
-                                                               setting=setting)),
-    ("attestations", Attestation, (), lambda i, at: f.Attestation(id=i, recorded_at=at)),
-    ("attestation_failures", AttestationFailure, (), lambda i, at: f.AttestationFailure(id=i, recorded_at=at)),
-    ("authorizations", Authorization, ("rma", "pharmacy_id", "days_supply", "do_not_dispense_after", "reversed_at"),
-     lambda i, at, rma, pharmacy_id, days_supply, day, reversed_at: f.Authorization(
-         id=i, recorded_at=at, rma=rma, pharmacy_id=pharmacy_id, days_supply=days_supply,
-         do_not_dispense_after=_day(day), reversed_at=_instant(reversed_at))),
-)
-
-
 def records_json_column(course_id_sql: str):
     """PostgreSQL: the course's records as ONE json column, so a caller's statement brings them
     without a round trip of their own (the dispense path; bench/NOTES.md): a correlated scalar
@@ -145,30 +172,23 @@ def records_json_column(course_id_sql: str):
     would silently put a copy of its FROM into every arm."""
     cid = literal_column(course_id_sql, Integer())
     arms = []
-    for tag, (_, model, columns, _) in enumerate(_JSON_RECORDS):
-        t = model.__table__
+    for tag, kind in enumerate(_KINDS):
+        t = kind.model.__table__
         arms.append(select(literal_column(str(tag), Integer()).label("t"), t.c.id.label("i"),
-                           func.json_build_array(t.c.id, t.c.recorded_at, *[t.c[c] for c in columns]).label("r"))
+                           func.json_build_array(t.c.id, t.c.recorded_at, *[t.c[c] for c in kind.columns])
+                           .label("r"))
                     .where(t.c.course_id == cid))
     u = union_all(*arms).subquery("rec")
     return (select(func.json_agg(aggregate_order_by(func.json_build_array(u.c.t, u.c.r), u.c.t, u.c.i)))
             .scalar_subquery())
 
 
-def _day(s: str | None):
-    return None if s is None else date.fromisoformat(s)
-
-
-def _instant(s: str | None):
-    return None if s is None else datetime.fromisoformat(s).astimezone(UTC)
-
-
 def records_from_json(rows: list | None) -> dict[str, tuple]:
     """`records_json_column`'s value as engine facts."""
-    out: dict[str, list] = {name: [] for name, *_ in _JSON_RECORDS}
-    for tag, (i, at, *rest) in rows or ():
-        name, _, _, make = _JSON_RECORDS[tag]
-        out[name].append(make(i, _instant(at), *rest))
+    out: dict[str, list] = {kind.name: [] for kind in _KINDS}
+    for tag, (i, at, *values) in rows or ():
+        kind = _KINDS[tag]
+        out[kind.name].append(kind.make(i, _instant(at), values, kind.from_json))
     return {name: tuple(items) for name, items in out.items()}
 
 
@@ -180,44 +200,18 @@ def course_records(course_id: int) -> dict[str, tuple]:
 
 def records_as_facts(rows) -> dict[str, tuple]:
     """Rows of the records UNION (`course_records`, `batch_records_statement`) of ONE course as
-    engine facts, unpacked by position (tag, id, course_id, recorded_at, then _NONE's columns)."""
-    out: dict[int, list] = {k: [] for k in range(6)}
+    engine facts, unpacked by position (tag, id, course_id, recorded_at, then the typed slots)."""
+    out: dict[int, list] = {tag: [] for tag in range(len(_KINDS))}
     for r in rows:
         out[r[0]].append(r)
-    return {
-        "visits": tuple(f.Visit(id=i, recorded_at=at, visit_date=day, counseled=bool(flag))
-                        for _, i, _, at, day, flag, *_ in out[0]),
-        "contraception": tuple(f.Contraception(id=i, recorded_at=at, start_date=day, forms=tuple(js or ()),
-                                               abstinence=bool(flag))
-                               for _, i, _, at, day, flag, _, _, _, _, _, _, js in out[1]),
-        "tests": tuple(f.PregnancyTest(id=i, recorded_at=at, kind=s1, specimen_date=day, result=s2, setting=s3)
-                       for _, i, _, at, day, _, s1, s2, s3, *_ in out[2]),
-        "attestations": tuple(f.Attestation(id=r[1], recorded_at=r[3]) for r in out[3]),
-        "attestation_failures": tuple(f.AttestationFailure(id=r[1], recorded_at=r[3]) for r in out[4]),
-        "authorizations": tuple(f.Authorization(id=i, recorded_at=at, rma=s1, pharmacy_id=n1, days_supply=n2,
-                                                do_not_dispense_after=day, reversed_at=ts)
-                                for _, i, _, at, day, _, s1, _, _, n1, n2, ts, _ in out[5]),
-    }
+    return {kind.name: tuple(kind.make(r[1], r[3], [r[p] for p in kind.positions], kind.tidy) for r in out[tag])
+            for tag, kind in enumerate(_KINDS)}
 
 
 def _orm_records(course: Course) -> dict[str, tuple]:
-    return {
-        "visits": tuple(f.Visit(id=v.id, recorded_at=v.recorded_at, visit_date=v.visit_date,
-                                counseled=v.counseled) for v in course.visits),
-        "contraception": tuple(f.Contraception(id=c.id, recorded_at=c.recorded_at, start_date=c.start_date,
-                                               forms=tuple(c.forms or ()), abstinence=c.abstinence)
-                               for c in course.contraception),
-        "tests": tuple(f.PregnancyTest(id=t.id, recorded_at=t.recorded_at, kind=t.kind,
-                                       specimen_date=t.specimen_date, result=t.result, setting=t.setting)
-                       for t in course.tests),
-        "attestations": tuple(f.Attestation(id=a.id, recorded_at=a.recorded_at) for a in course.attestations),
-        "attestation_failures": tuple(f.AttestationFailure(id=a.id, recorded_at=a.recorded_at)
-                                      for a in course.attestation_failures),
-        "authorizations": tuple(f.Authorization(id=a.id, recorded_at=a.recorded_at, rma=a.rma,
-                                                pharmacy_id=a.pharmacy_id, days_supply=a.days_supply,
-                                                do_not_dispense_after=a.do_not_dispense_after,
-                                                reversed_at=a.reversed_at) for a in course.authorizations),
-    }
+    return {kind.name: tuple(kind.make(r.id, r.recorded_at, [getattr(r, c) for c in kind.columns], kind.tidy)
+                             for r in getattr(course, kind.name))
+            for kind in _KINDS}
 
 
 def patient_facts(patient: Patient, course: Course, records: dict[str, tuple] | None = None

@@ -3,7 +3,8 @@
 Three loaders build engine facts from the six record tables: the ORM collections (most services),
 the UNION of `course_records` / `batch_records_statement` (the patient page, the reminder sweep),
 and the json column of the dispense request statement (`records_json_column`, PostgreSQL). They
-are written three times for speed; this test keeps them telling the same story, on a course
+share one description per kind of record (`facts._KINDS`: the fact's fields are the table's
+columns) but decode three shapes of row; this test keeps them telling the same story, on a course
 holding every kind of record and every optional field (reversed RMA, contraception forms,
 abstinence, failed attestations, NULLs).
 """
