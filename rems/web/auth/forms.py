@@ -33,11 +33,13 @@ def _confirm(target):
     )
 
 
-def _name(label):
+def name_field(label):
+    """A person's first or last name (shared by the account, prescriber and pharmacist forms)."""
     return StringField(label, validators=[DataRequired(REQUIRED), Length(max=100)])
 
 
-def _email(label="Email address"):
+def email_field(label="Email address"):
+    """An email address (shared by the account, prescriber and pharmacist forms)."""
     return EmailField(
         label,
         validators=[
@@ -77,9 +79,9 @@ class PasswordForm(FlaskForm):
 
 
 class PrescriberRegisterForm(FlaskForm):
-    first_name = _name("First name")
-    last_name = _name("Last name")
-    email = _email()
+    first_name = name_field("First name")
+    last_name = name_field("Last name")
+    email = email_field()
     npi = StringField("NPI", validators=NPI)
     license_state = StringField("License state", validators=STATE)
     license_number = StringField("License number", validators=[DataRequired(REQUIRED), Length(max=40)])
@@ -88,7 +90,7 @@ class PrescriberRegisterForm(FlaskForm):
 
 
 class PharmacyRegisterForm(FlaskForm):
-    name = _name("Pharmacy name")
+    name = name_field("Pharmacy name")
     ncpdp_id = StringField(
         "NCPDP ID",
         validators=[
@@ -97,8 +99,8 @@ class PharmacyRegisterForm(FlaskForm):
         ],
     )
     npi = StringField("Pharmacy NPI", validators=NPI)
-    line1 = _name("Street address")
-    city = _name("City")
+    line1 = name_field("Street address")
+    city = name_field("City")
     state = StringField("State", validators=STATE)
     zip = StringField(
         "ZIP code",
@@ -107,9 +109,9 @@ class PharmacyRegisterForm(FlaskForm):
             Regexp(r"^[0-9]{5}(-[0-9]{4})?$", message="Use 5 digits, like 10001"),
         ],
     )
-    rsp_first_name = _name("First name")
-    rsp_last_name = _name("Last name")
-    rsp_email = _email()
+    rsp_first_name = name_field("First name")
+    rsp_last_name = name_field("Last name")
+    rsp_email = email_field()
     rsp_license_number = StringField(
         "Pharmacist license number", validators=[DataRequired(REQUIRED), Length(max=40)]
     )

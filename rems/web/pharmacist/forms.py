@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
-    EmailField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -13,9 +12,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-REQUIRED = "Enter this"
+from rems.web.auth.forms import REQUIRED, email_field, name_field
 
 
 class DispenseForm(FlaskForm):
@@ -65,16 +64,9 @@ class AttestForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(REQUIRED), Length(max=100)])
-    last_name = StringField("Last name", validators=[DataRequired(REQUIRED), Length(max=100)])
-    email = EmailField(
-        "Email address",
-        validators=[
-            DataRequired("Enter an email address"),
-            Length(max=254),
-            Email("Enter an email address like name@example.com"),
-        ],
-    )
+    first_name = name_field("First name")
+    last_name = name_field("Last name")
+    email = email_field("Email address")
     license_number = StringField(
         "Pharmacist license number", validators=[DataRequired(REQUIRED), Length(max=40)]
     )

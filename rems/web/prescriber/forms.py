@@ -7,20 +7,17 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    EmailField,
     PasswordField,
     RadioField,
     SelectField,
-    StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from rems.clock import program
+from rems.web.auth.forms import email_field, name_field
 from rems.web.patient.forms import form_label
-
-REQUIRED = "Enter this"
 
 
 def choices(*pairs) -> list[SelectChoice]:
@@ -65,17 +62,10 @@ class AttestationForm(FlaskForm):
 
 
 class EnrollForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(REQUIRED), Length(max=100)])
-    last_name = StringField("Last name", validators=[DataRequired(REQUIRED), Length(max=100)])
+    first_name = name_field("First name")
+    last_name = name_field("Last name")
     date_of_birth = DateField("Date of birth", validators=[InputRequired("Enter a date like 2004-05-17")])
-    email = EmailField(
-        "Patient's email address",
-        validators=[
-            DataRequired("Enter an email address"),
-            Length(max=254),
-            Email("Enter an email address like name@example.com"),
-        ],
-    )
+    email = email_field("Patient's email address")
     category = RadioField(
         "Risk category",
         choices=CATEGORY_CHOICES,
