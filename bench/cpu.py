@@ -13,9 +13,7 @@ versions of the code in alternating runs.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -28,34 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run  # noqa: E402
 import seed  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: str) -> tuple[str, int, float] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    comm = text[text.index("(") + 1:text.rindex(")")]
-    fields = text[text.rindex(")") + 2:].split()
-    return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK  # ppid, utime + stime
-
-
-def cpu_by_group(server_pid: int) -> dict[str, float]:
-    out = {"server": 0.0, "postgres": 0.0}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        st = _stat(pid)
-        if st is None:
-            continue
-        comm, ppid, secs = st
-        if int(pid) == server_pid or ppid == server_pid:
-            out["server"] += secs
-        elif comm == "postgres" or comm.startswith("postgres:"):
-            out["postgres"] += secs
-    out["wrk"] = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out["wrk"] = out["wrk"].ru_utime + out["wrk"].ru_stime
-    return out
+from run import TICK, cpu_by_group  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -182,6 +182,17 @@ def report(
                 f"| {size} | {name} | {x['rps']:.0f} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} | "
                 f"{x['rps'] / base:.0%} ({min(rr):.0%}-{max(rr):.0%}) | {json.dumps(x['statuses'])} |"
             )
+    lines += ["", "CPU per request in the same rounds, ms (utime + stime from /proc around each wrk run: the "
+              "gunicorn processes, every postgres process, wrk; bench/cpu.py alone gives the same table):", "",
+              "| size | endpoint | server | PostgreSQL | wrk | total | trivial / total |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for size, r in results.items():
+        base = sum(r["ping"]["cpu_ms"].values())
+        for name in ("ping", "eligibility", "authorizations", "mixed"):
+            c = r[name]["cpu_ms"]
+            total = sum(c.values())
+            lines.append(f"| {size} | {name} | {c['server']:.2f} | {c['postgres']:.2f} | {c['wrk']:.2f} | "
+                         f"{total:.2f} | {base / total:.0%} |")
     lines += ["", "| target | measured | result |", "|---|---|---|"]
     for size, r in results.items():
         base = r["ping"]["rps"]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run  # noqa: E402
 import seed  # noqa: E402
-from cpu import cpu_by_group  # noqa: E402
+from run import cpu_by_group  # noqa: E402
 
 from rems import create_app  # noqa: E402
 

@@ -20,6 +20,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -46,6 +47,35 @@ WRK_THREADS, WRK_CONNECTIONS = 2, 8
 PHARMACISTS = 8
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 GUNICORN_THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: str) -> tuple[str, int, float] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = text[text.index("(") + 1:text.rindex(")")]
+    fields = text[text.rindex(")") + 2:].split()
+    return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK  # ppid, utime + stime
+
+
+def cpu_by_group(server_pid: int) -> dict[str, float]:
+    out = {"server": 0.0, "postgres": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        st = _stat(pid)
+        if st is None:
+            continue
+        comm, ppid, secs = st
+        if int(pid) == server_pid or ppid == server_pid:
+            out["server"] += secs
+        elif comm == "postgres" or comm.startswith("postgres:"):
+            out["postgres"] += secs
+    out["wrk"] = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["wrk"] = out["wrk"].ru_utime + out["wrk"].ru_stime
+    return out
 
 
 def free_port() -> int:
@@ -278,7 +308,11 @@ def run_sizes(labels: list[str], duration: int, rng: random.Random, log, rounds:
                 for label in labels:
                     port = servers[label][1]
                     for name in ENDPOINTS:
-                        per[label][name].append(r := wrk(port, files[label][name][i], seconds))
+                        before = cpu_by_group(servers[label][0].pid)
+                        r = wrk(port, files[label][name][i], seconds)
+                        after = cpu_by_group(servers[label][0].pid)
+                        r["cpu"] = {k: after[k] - before[k] for k in after}
+                        per[label][name].append(r)
                         log(
                             f"  {label} round {i + 1} {name:<15} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  "
                             f"p99 {r['p99_ms']:6.1f} ms  {r['statuses']}"
@@ -289,6 +323,9 @@ def run_sizes(labels: list[str], duration: int, rng: random.Random, log, rounds:
     results = {}
     for label in labels:
         res = {name: combine(runs) for name, runs in per[label].items()}
+        for name, runs in per[label].items():  # CPU seconds per request, all rounds together
+            n = sum(sum(r["statuses"].values()) for r in runs)
+            res[name]["cpu_ms"] = {k: sum(r["cpu"][k] for r in runs) / n * 1000 for k in runs[0]["cpu"]}
         for name in ENDPOINTS:
             res[name]["round_ratios"] = [r["rps"] / p["rps"] for r, p in
                                          zip(per[label][name], per[label]["ping"], strict=True)]
