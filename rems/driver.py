@@ -190,9 +190,10 @@ class KeepPreparedConnection(psycopg.Connection):
     statements after any such request and re-planned them (the request statement's planning costs
     more than its execution) until psycopg prepared them again, five executions later: a load of
     trivial and eligibility requests alternating cost 35% more CPU per request than the two
-    loads apart (bench/NOTES.md, Round 5). The app's transactions run no DDL (migrations run at
-    deploy time, and psycopg still forgets its statements itself after a DROP, ALTER or DISCARD
-    it executes), so keeping them is safe here. Relies on psycopg's `_prepared` cache (pinned
+    loads apart (bench/NOTES.md, Round 5). Keeping them is safe because request and task
+    transactions run no DDL: only `rems db upgrade` does, in its own process, which exits when a
+    migration fails; and psycopg still forgets everything itself after a DROP, ALTER or DISCARD it
+    executes. (A prepared statement survives a ROLLBACK on the server: PREPARE is not transactional.) Relies on psycopg's `_prepared` cache (pinned
     version; tests/perf/test_prepared.py fails if it changes); without it, psycopg's own rollback."""
 
     def rollback(self) -> None:

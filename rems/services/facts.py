@@ -83,8 +83,7 @@ _FROM_JSON = {Date: _day, UTCDateTime: _instant}
 # the UNION's wide row after (tag, id, course_id, recorded_at): typed slots, NULL where a table has none
 _SLOTS = {Date: ("day",), Boolean: ("flag",), String: ("s1", "s2", "s3"), Integer: ("n1", "n2"),
           UTCDateTime: ("ts",), JSON: ("js",)}
-_SLOT_TYPES = {"day": Date(), "flag": Boolean(), "s1": String(), "s2": String(), "s3": String(), "n1": Integer(),
-               "n2": Integer(), "ts": UTCDateTime(), "js": JSON()}
+_SLOT_TYPES = {slot: kind() for kind, slots in _SLOTS.items() for slot in slots}
 _SLOT_ORDER = tuple(_SLOT_TYPES)
 
 # in the order of the UNION's tag and of the json column's table index
