@@ -63,6 +63,8 @@ def _stat(pid: str) -> tuple[str, int, float] | None:
 
 
 def cpu_by_group(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far (utime + stime, /proc) by the gunicorn master `server_pid` and its
+    workers, by every postgres process, and by this process's waited-for children (wrk)."""
     out = {"server": 0.0, "postgres": 0.0}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         st = _stat(pid)
