@@ -193,8 +193,9 @@ class KeepPreparedConnection(psycopg.Connection):
     loads apart (bench/NOTES.md, Round 5). Keeping them is safe because request and task
     transactions run no DDL: only `rems db upgrade` does, in its own process, which exits when a
     migration fails; and psycopg still forgets everything itself after a DROP, ALTER or DISCARD it
-    executes. (A prepared statement survives a ROLLBACK on the server: PREPARE is not transactional.) Relies on psycopg's `_prepared` cache (pinned
-    version; tests/perf/test_prepared.py fails if it changes); without it, psycopg's own rollback."""
+    executes. (A prepared statement survives a ROLLBACK on the server: PREPARE is not
+    transactional.) Relies on psycopg's `_prepared` cache (pinned version;
+    tests/perf/test_prepared.py fails if it changes); without it, psycopg's own rollback."""
 
     def rollback(self) -> None:
         cache = getattr(self, "_prepared", None)
