@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
@@ -11,7 +12,12 @@ from workflows.program import get_program
 
 def now() -> datetime:
     offset = current_app.config.get("CLOCK_OFFSET_DAYS", 0) if has_app_context() else 0
-    return datetime.now(UTC) + timedelta(days=offset)
+    real = datetime.now(UTC)
+    if not offset:
+        return real
+    # moved on the program's local wall clock, so the local date moves by exactly `offset` days: a
+    # plain UTC shift across a DST change moved 23:30 EST to 00:30 EDT, the next day (R-TIME-1)
+    return (real.astimezone(ZoneInfo(program().timezone)) + timedelta(days=offset)).astimezone(UTC)
 
 
 def program():

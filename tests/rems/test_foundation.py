@@ -78,6 +78,33 @@ def test_clock_offset_moves_today(app):
     assert (today() - before).days == 10
 
 
+@pytest.mark.parametrize("real_utc, offset", [
+    ("2026-11-26T04:30:00+00:00", 130),  # 23:30 EST; 130 days later is after the March change (EDT)
+    ("2027-03-14T04:30:00+00:00", 1),  # 23:30 EST, the night the clocks spring forward
+    ("2027-11-07T04:30:00+00:00", 1),  # 00:30 EDT, the night they fall back
+])
+def test_clock_offset_moves_the_local_date_exactly_across_dst(app, monkeypatch, real_utc, offset):
+    """R-TIME-1: `today` moves by exactly the offset in program-local dates, whatever the hour: a
+    plain UTC shift took 23:30 EST + 130 days to 00:30 EDT, a day too far (found by CI at 04:10 UTC)."""
+    from datetime import datetime, timedelta
+
+    from rems import clock
+    from workflows import local_date
+
+    real = datetime.fromisoformat(real_utc)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real.astimezone(tz) if tz else real.replace(tzinfo=None)
+
+    monkeypatch.setattr(clock, "datetime", Frozen)
+    app.config["CLOCK_OFFSET_DAYS"] = offset
+    assert clock.today() == local_date(real, clock.program()) + timedelta(days=offset)
+    assert clock.now().tzinfo is not None and clock.now().utcoffset() == timedelta(0)
+    assert abs(clock.now() - (real + timedelta(days=offset))) <= timedelta(hours=1)
+
+
 def test_healthz_ok_in_process(client):
     body = client.get("/healthz").get_json()
     assert body["database"] == "ok" and body["broker"] == "in-process" and body["status"] == "ok"
