@@ -34,7 +34,7 @@ def _confirm(target):
 
 
 def name_field(label):
-    """A person's first or last name (shared by the account, prescriber and pharmacist forms)."""
+    """A required name of up to 100 characters: a person's, or a pharmacy's."""
     return StringField(label, validators=[DataRequired(REQUIRED), Length(max=100)])
 
 
