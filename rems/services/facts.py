@@ -148,15 +148,18 @@ def _records_statement():
     return _union(lambda model: model.course_id == c)
 
 
+def in_batch(column, dialect: str):
+    """`column` is one of the batch's `:ids`. PostgreSQL binds one array (`= ANY(:ids)`: the SQL
+    text stays the same whatever the batch size); SQLite an IN list."""
+    if dialect == "postgresql":
+        return column == func.any(bindparam("ids", type_=ARRAY(Integer())))
+    return column.in_(bindparam("ids", expanding=True))
+
+
 @lru_cache(maxsize=2)
 def batch_records_statement(dialect: str):
-    """The same UNION for a list of courses: the reminder sweep's batches. PostgreSQL binds one
-    array (`= ANY(:ids)`: the SQL text stays the same whatever the batch size); SQLite an IN list."""
-    if dialect == "postgresql":
-        ids = bindparam("ids", type_=ARRAY(Integer()))
-        return _union(lambda model: model.course_id == func.any(ids))
-    ids = bindparam("ids", expanding=True)
-    return _union(lambda model: model.course_id.in_(ids))
+    """The same UNION for a list of courses (`in_batch`): the reminder sweep's batches."""
+    return _union(lambda model: in_batch(model.course_id, dialect))
 
 
 def records_json_column(course_id_sql: str):

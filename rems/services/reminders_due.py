@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
-from sqlalchemy import ARRAY, Integer, String, and_, bindparam, cast, exists, func, literal, or_, select, union
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
 from rems import driver
@@ -34,7 +34,7 @@ from rems.models import (
     User,
     Visit,
 )
-from rems.services.facts import batch_records_statement, patient_facts, records_as_facts
+from rems.services.facts import batch_records_statement, in_batch, patient_facts, records_as_facts
 from workflows import CGP, Program, evaluate_patient, local_date, window_close_instant
 
 IN_TREATMENT = ("enrolled", "active")
@@ -264,12 +264,7 @@ def _evaluate(ids: list[int], now: datetime, today: date, prog: Program) -> Iter
 
 @lru_cache(maxsize=2)
 def _actors_statement(dialect: str):
-    """A batch's courses with their patient and both users; `ids` is bound as in
-    facts.batch_records_statement (one array on PostgreSQL: the SQL text is the same every batch)."""
-    if dialect == "postgresql":
-        batch = Course.id == func.any(bindparam("ids", type_=ARRAY(Integer())))
-    else:
-        batch = Course.id.in_(bindparam("ids", expanding=True))
+    """A batch's courses with their patient and both users (`ids` bound by facts.in_batch)."""
     pres_user = aliased(User)
     return (select(Course.id.label("course_id"), Course.enrolled_at, Course.last_dose_date,
                    Course.pregnancy_reported_at, Patient.id, Patient.rems_id, Patient.first_name,
@@ -281,7 +276,7 @@ def _actors_statement(dialect: str):
             .join(Patient, Patient.id == Course.patient_id).join(User, User.id == Patient.user_id)
             .join(Prescriber, Prescriber.id == Patient.prescriber_id)
             .join(pres_user, pres_user.id == Prescriber.user_id)
-            .where(batch).order_by(Course.id))
+            .where(in_batch(Course.id, dialect)).order_by(Course.id))
 
 
 def _rows(stmt, ids: list[int], named: bool = False) -> list:
