@@ -24,7 +24,7 @@ class CourseFacts:
     """Course-wide records (not cycle-scoped) as of `now`."""
 
     screening: PregnancyTest | None  # latest negative medical screening test (R-PT-2)
-    contraception_start: date | None  # latest documented start (R-CON-2)
+    contraception_start: date | None  # the start the latest-entered record documents (R-CON-2)
     has_contraception: bool  # R-CON-1
     positive_test: PregnancyTest | None  # R-PT-4
     authorizations: tuple[Authorization, ...]  # unreversed as of now, in issue order (R-RMA-4)
@@ -71,7 +71,10 @@ def course_facts(patient: PatientFacts, now: datetime) -> CourseFacts:
     )
     return CourseFacts(
         screening=max(screenings, key=lambda t: (t.specimen_date, t.id), default=None),
-        contraception_start=max((c.start_date for c in contraception), default=None),
+        # R-CON-2: the latest record documents the start (corrections are new records, so one may
+        # move the start earlier as well as later)
+        contraception_start=max(contraception, key=lambda c: (c.recorded_at, c.id)).start_date
+        if contraception else None,
         has_contraception=bool(contraception),
         positive_test=positives[0] if positives else None,
         authorizations=tuple(auths),

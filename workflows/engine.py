@@ -117,7 +117,8 @@ def _actor_reasons(request: DispenseRequest, today) -> list[Reason]:
                 )
             )
         own = request.patient_prescriber
-        if own is not None and not _certified(own, today):  # R-PRES-1: suspension blocks all patients
+        # R-PRES-1: a suspension blocks all the prescriber's patients (said once when it is the same prescriber)
+        if own is not None and own != prescriber and not _certified(own, today):
             reasons.append(
                 Reason("PRESCRIBER_NOT_CERTIFIED", "The patient's prescriber is not certified today.")
             )
@@ -151,10 +152,9 @@ def decide_dispense(request: DispenseRequest, program: Program, now: datetime) -
                 f"{program.max_days_supply} days can be dispensed.",
             )
         )
-    first: dict[str, Reason] = {}
-    for reason in reasons:  # one reason per code, the first message kept
-        first.setdefault(reason.code, reason)
-    unique = tuple(first.values())
+    # R-RMA-5: every unmet requirement, even two under one code (the prescriber on the prescription
+    # and the patient's own prescriber); only a reason repeated word for word is listed once
+    unique = tuple(dict.fromkeys(reasons))
     allowed = not unique
     return Decision(
         allowed=allowed,

@@ -101,6 +101,23 @@ def test_R_CON_2_lead_in_30_days_boundary(program):
     assert any("on or after Oct 21" in r.message for r in s.reasons)
 
 
+def test_R_CON_2_the_latest_record_documents_the_start_even_when_it_moves_it_earlier(program):
+    # a record entered Oct 1 says Oct 1; the correction entered Oct 2 says Sep 1 (corrections are new records)
+    base = patient().consent().visit("2026-10-01").test("screening", "2026-10-01")
+    corrected = (base.contraception("2026-10-01", recorded="2026-10-01")
+                 .contraception("2026-09-01", recorded="2026-10-02")
+                 .test("confirmation", "2026-10-20").attest("2026-10-20").build())
+    assert codes(corrected, program, "2026-10-21") == ()
+    # and the other way round: a later start entered last is the one that counts
+    base = patient().consent().visit("2026-10-01").test("screening", "2026-10-01")
+    moved = (base.contraception("2026-09-01", recorded="2026-10-01")
+             .contraception("2026-10-01", recorded="2026-10-02")
+             .test("confirmation", "2026-10-20").attest("2026-10-20").build())
+    s = evaluate_patient(moved, program, at("2026-10-21"))
+    assert "CONTRACEPTION_LEAD_IN_INCOMPLETE" in s.codes and s.window is None
+    assert "Oct 31" in dict((r.code, r.message) for r in s.reasons)["CONTRACEPTION_LEAD_IN_INCOMPLETE"]
+
+
 def test_R_CON_2_lead_in_incomplete_before_any_test(program):
     p = (
         patient()

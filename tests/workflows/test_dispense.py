@@ -40,6 +40,17 @@ def test_R_PRES_1_suspended_own_prescriber_blocks_even_with_other_npi(program):
     assert d.codes == ("PRESCRIBER_NOT_CERTIFIED",)
 
 
+def test_R_RMA_5_two_prescribers_not_certified_are_two_reasons(program):
+    # the prescriber on the prescription is pending AND the patient's own prescriber is suspended
+    pending = replace(PRESCRIBER, id=99, npi="1245319599", status="pending")
+    suspended = replace(PRESCRIBER, status="suspended")
+    d = decide_dispense(request(ready(), prescriber=pending, patient_prescriber=suspended), program, NOW)
+    messages = [r.message for r in d.reasons if r.code == "PRESCRIBER_NOT_CERTIFIED"]
+    assert messages == ["The prescriber on the prescription is not a certified prescriber today.",
+                        "The patient's prescriber is not certified today."]
+    assert d.codes == ("PRESCRIBER_NOT_CERTIFIED", "PRESCRIBER_MISMATCH", "PRESCRIBER_NOT_CERTIFIED")
+
+
 def test_R_LOOP_1_prescriber_mismatch(program):
     other = replace(PRESCRIBER, id=99, npi="1245319599")
     assert decide_dispense(request(ready(), prescriber=other), program, NOW).codes == ("PRESCRIBER_MISMATCH",)
