@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 
 from .clock import days, local_date
-from .cycles import CourseFacts, Cycle, course_facts, walk_cycles
+from .cycles import CourseFacts, Cycle, course_facts, refill_earliest, walk_cycles
 from .facts import CGP, Authorization, PatientFacts, PregnancyTest
 from .program import Program
 
@@ -112,5 +111,4 @@ class Context:
 
     def refill_earliest(self, rma: Authorization) -> date:
         """R-RMA-3: first day on which the given fraction of the previous days' supply has elapsed."""
-        elapsed = self.program.refill_too_soon_fraction * rma.days_supply
-        return local_date(rma.recorded_at, self.program) + days(math.ceil(elapsed))
+        return refill_earliest(rma, self.program)

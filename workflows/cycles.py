@@ -6,10 +6,17 @@ or with its missed window (at the instant the window closed, R-CYC-4); the next 
 and counts records entered from that instant with a clinical date on or after that local day.
 The walk goes forward through the records in the order they were entered, so the answer is a pure
 function of the facts and `now`.
+
+A window opens only while it is open [D]: a test or visit entered after the window its date would
+open had already closed (late entries are allowed, R-TIME-2) opens none. Otherwise that window
+would close in the past and void the cycle retroactively, with the records entered in between left
+behind in the voided cycle; R-CYC-1's "recorded after the previous cycle ended" cannot be applied
+to an end that nobody could know of when they recorded.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -37,6 +44,7 @@ class Cycle:
     start_date: date
     had_rma: bool  # an unreversed RMA was issued earlier in the course (R-CON-2, R-CYC-2)
     follows_missed: Window | None = None  # the previous cycle's missed window (R-CYC-4)
+    last_rma: Authorization | None = None  # the course's latest RMA before this cycle (R-RMA-3)
     earliest_test_date: date = date.min  # R-CYC-4 lockout
     visits: list[Visit] = field(default_factory=list)
     tests: list[PregnancyTest] = field(default_factory=list)
@@ -81,15 +89,39 @@ def course_facts(patient: PatientFacts, now: datetime) -> CourseFacts:
     )
 
 
+def closed_when_entered(record: Visit | PregnancyTest, program: Program) -> Window | None:
+    """R-CYC-1 [D]: the window this test or visit would open, when it had already closed by the time
+    the record was entered (then it opens none); None when the record came in time."""
+    if isinstance(record, Visit):
+        window = window_from(record.visit_date, program.ccgp_window_days)
+    else:
+        window = window_from(record.specimen_date, program.cgp_window_days)
+    return window if window_close_instant(window.closes, program) <= record.recorded_at else None
+
+
+def refill_earliest(rma: Authorization, program: Program) -> date:
+    """R-RMA-3: first day on which the given fraction of the previous days' supply has elapsed."""
+    return local_date(rma.recorded_at, program) + days(math.ceil(program.refill_too_soon_fraction * rma.days_supply))
+
+
 def test_problems(
     test: PregnancyTest, cycle: Cycle, patient: PatientFacts, program: Program, course: CourseFacts
 ) -> tuple[str, ...]:
     """Why a negative test of the cycle's kind cannot open the window (empty: it can).
 
     Codes: HOME_TEST_NOT_ALLOWED (R-PT-2, R-PT-3), PREGNANCY_TEST_REQUIRED (before the R-CYC-4
-    lockout ends), CONFIRMATION_TEST_TOO_EARLY (R-PT-2), CONTRACEPTION_LEAD_IN_INCOMPLETE (R-CON-2).
+    lockout ends), CONFIRMATION_TEST_TOO_EARLY (R-PT-2), CONTRACEPTION_LEAD_IN_INCOMPLETE (R-CON-2),
+    ENTERED_AFTER_WINDOW (R-CYC-1 [D]) and CLOSES_BEFORE_REFILL (R-RMA-3 [D]: a window that closes
+    before the next fill is allowed could only be missed and void the cycle), both reported as
+    PREGNANCY_TEST_REQUIRED.
     """
     problems: list[str] = []
+    if closed_when_entered(test, program):
+        problems.append("ENTERED_AFTER_WINDOW")
+    if cycle.last_rma is not None and (
+        window_from(test.specimen_date, program.cgp_window_days).closes < refill_earliest(cycle.last_rma, program)
+    ):
+        problems.append("CLOSES_BEFORE_REFILL")
     if test.setting != "medical" and not (
         test.setting == "home" and test.kind in program.home_test_kinds and patient.home_testing_enabled
     ):
@@ -159,6 +191,7 @@ class _Walk:
             start_date=start_date,
             had_rma=prev.had_rma or prev.rma is not None,
             follows_missed=follows_missed,
+            last_rma=prev.rma or prev.last_rma,
             earliest_test_date=max(start_date, earliest),
         )
 
@@ -171,7 +204,8 @@ class _Walk:
         elif isinstance(record, Visit):
             if self._counts(record.visit_date):
                 cyc.visits.append(record)
-                if self.patient.category != CGP and cyc.window is None:  # R-CYC-3
+                if (self.patient.category != CGP and cyc.window is None  # R-CYC-3
+                        and not closed_when_entered(record, self.program)):  # R-CYC-1 [D]
                     cyc.window = window_from(record.visit_date, self.program.ccgp_window_days)
                     cyc.opened_by = record
         elif isinstance(record, PregnancyTest):

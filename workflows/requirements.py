@@ -11,9 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from .clock import local_date
+from .clock import days, local_date, window_from
 from .context import Context
-from .cycles import candidate_tests, confirmation_earliest, lead_in_end, test_problems
+from .cycles import (
+    candidate_tests,
+    closed_when_entered,
+    confirmation_earliest,
+    lead_in_end,
+    refill_earliest,
+    test_problems,
+)
 from .messages import KIND_LABELS, settings_phrase, short
 from .results import Reason, Requirement
 
@@ -122,12 +129,19 @@ def _attestation(ctx: Context) -> Check:  # R-ATT-1, R-ATT-2
 def test_earliest(ctx: Context) -> tuple[date, str]:
     """The first specimen date that can count for this cycle's test, and why (R-CYC-4, R-PT-2, R-CON-2)."""
     cyc, program, why = ctx.cycle, ctx.program, ""
-    earliest = max(cyc.start_date, cyc.earliest_test_date)
+    # R-CYC-1 [D]: a test older than a window's length would be entered after its window closed
+    earliest = max(cyc.start_date, cyc.earliest_test_date, ctx.today - days(program.cgp_window_days - 1))
     if cyc.follows_missed is not None and program.missed_window_lockout_days:
         why = (
             f" (after the window missed on {short(cyc.follows_missed.closes)} there is a "
             f"{program.missed_window_lockout_days}-day waiting period)"
         )
+    if cyc.last_rma is not None:  # R-RMA-3 [D]: the window must reach the first day of the next fill
+        fill = refill_earliest(cyc.last_rma, program)
+        limit = fill - days(program.cgp_window_days - 1)
+        if limit > earliest:
+            earliest, why = limit, (f" (its {program.cgp_window_days}-day window must reach {short(fill)}, "
+                                    f"the first day the next fill is allowed)")
     if cyc.expected_test_kind == "confirmation":
         screening, start = ctx.course.screening, ctx.course.contraception_start
         limits = [
@@ -180,6 +194,27 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                         f"in a medical setting.",
                     )
                 )
+            elif code == "ENTERED_AFTER_WINDOW":  # R-CYC-1 [D]
+                late = closed_when_entered(test, program)
+                reasons.append(
+                    Reason(
+                        "PREGNANCY_TEST_REQUIRED",
+                        f"The {KIND_LABELS[kind]} test collected {short(test.specimen_date)} was entered "
+                        f"{short(local_date(test.recorded_at, program))}, after the window it would "
+                        f"have opened had closed ({short(late.closes)}): it cannot open a window.",
+                    )
+                )
+            elif code == "CLOSES_BEFORE_REFILL":  # R-RMA-3 [D]
+                fill = refill_earliest(cyc.last_rma, program)
+                closes = window_from(test.specimen_date, program.cgp_window_days).closes
+                reasons.append(
+                    Reason(
+                        "PREGNANCY_TEST_REQUIRED",
+                        f"The {KIND_LABELS[kind]} test collected {short(test.specimen_date)} is too early: "
+                        f"its window would close {short(closes)}, before {short(fill)}, the first day "
+                        f"the next fill is allowed.",
+                    )
+                )
             elif code == "CONFIRMATION_TEST_TOO_EARLY":  # R-PT-2
                 screening = ctx.course.screening
                 reasons.append(
@@ -204,6 +239,17 @@ def _visit(ctx: Context) -> Check:  # R-CYC-3, R-CYC-4
         )
     detail = "The prescriber has not confirmed this month's visit."
     reasons = [Reason("VISIT_REQUIRED", detail)]
+    for visit in cyc.visits:  # R-CYC-1 [D]
+        late = closed_when_entered(visit, ctx.program)
+        if late:
+            reasons.append(
+                Reason(
+                    "VISIT_REQUIRED",
+                    f"The visit of {short(visit.visit_date)} was entered "
+                    f"{short(local_date(visit.recorded_at, ctx.program))}, after the window it would "
+                    f"have opened had closed ({short(late.closes)}): it cannot open a window.",
+                )
+            )
     if cyc.follows_missed is not None:
         w = cyc.follows_missed
         reasons.append(

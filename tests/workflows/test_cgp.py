@@ -4,6 +4,7 @@ from datetime import date
 
 from tests.workflows.factories import at, patient, request
 from workflows import decide_dispense, evaluate_patient
+from workflows.results import Window
 
 
 def codes(p, program, day):
@@ -212,10 +213,36 @@ def test_R_PT_1_monthly_test_needed_after_first_rma(program):
     p = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-15").attest("2026-11-15").build()
     s = evaluate_patient(p, program, at("2026-11-15"))
     assert s.codes == ("PREGNANCY_TEST_REQUIRED",)
+    # Nov 9: a test collected earlier would be entered after its 7-day window closed (R-CYC-1 [D])
     assert s.reasons[0].message == (
-        "Record a negative monthly pregnancy test (medical setting) collected on or after Oct 21."
+        "Record a negative monthly pregnancy test (medical setting) collected on or after Nov 9."
     )
     assert s.course_status == "active" and not s.first_authorization_pending and s.cycle_number == 2
+
+
+def test_R_RMA_3_a_monthly_test_whose_window_closes_before_the_refill_day_opens_none(program):
+    # RMA Oct 21 for 30 days: the next fill is allowed from Nov 13, so the test's window (specimen + 6)
+    # must reach Nov 13: collected Nov 7 or later
+    base = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-05").attest("2026-11-05")
+    s = evaluate_patient(base.build(), program, at("2026-11-05"))
+    assert s.reasons[0].message == (
+        "Record a negative monthly pregnancy test (medical setting) collected on or after Nov 7 "
+        "(its 7-day window must reach Nov 13, the first day the next fill is allowed)."
+    )
+    assert "Get your monthly pregnancy test on or after Sat, Nov 7, 2026." in s.next_steps["patient"]
+    early = base.test("monthly", "2026-11-06").build()
+    s = evaluate_patient(early, program, at("2026-11-06"))
+    assert s.window is None
+    assert s.codes == ("PREGNANCY_TEST_REQUIRED", "PREGNANCY_TEST_REQUIRED", "REFILL_TOO_SOON")
+    assert ("The monthly test collected Nov 6 is too early: its window would close Nov 12, before Nov 13, "
+            "the first day the next fill is allowed.") in [r.message for r in s.reasons]
+    # it was not a missed window: the cycle goes on, and a test collected Nov 7 opens Nov 7 - Nov 13
+    s = evaluate_patient(early, program, at("2026-11-14"))
+    assert "WINDOW_EXPIRED" not in s.codes and s.cycle_number == 2
+    base = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-05").attest("2026-11-05")
+    in_time = base.test("monthly", "2026-11-07").build()
+    assert evaluate_patient(in_time, program, at("2026-11-07")).window == Window(date(2026, 11, 7), date(2026, 11, 13))
+    assert decide_dispense(request(in_time), program, at("2026-11-13")).allowed
 
 
 def test_R_ATT_1_attestation_required_each_cycle(program):

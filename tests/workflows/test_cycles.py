@@ -22,6 +22,47 @@ def test_R_CYC_1_first_cycle_counts_records_with_earlier_clinical_dates(program)
     assert s.eligible and s.cycle_number == 1 and s.cycle_started_at == at("2026-10-10", hour=15)
 
 
+def test_R_CYC_1_a_test_entered_after_its_window_closed_opens_none_and_voids_nothing(program):
+    # confirmation collected Oct 1 but entered Oct 16: its window (Oct 1-7) had closed when it was entered
+    base = (
+        patient(enrolled="2026-10-01")
+        .consent("2026-10-01")
+        .contraception("2026-08-01", recorded="2026-10-01")
+        .test("screening", "2026-09-10", recorded="2026-10-01")
+        .visit("2026-10-15")
+        .attest("2026-10-15")
+        .test("confirmation", "2026-10-01", recorded="2026-10-16")
+    )
+    s = evaluate_patient(base.build(), program, at("2026-10-16T20:00"))
+    assert s.cycle_number == 1 and s.window is None
+    assert s.codes == ("PREGNANCY_TEST_REQUIRED", "PREGNANCY_TEST_REQUIRED")  # R-RMA-5: two reasons, one code
+    assert [r.message for r in s.reasons] == [
+        "Record a negative confirmation pregnancy test (medical setting) collected on or after Oct 10.",
+        "The confirmation test collected Oct 1 was entered Oct 16, after the window it would have opened "
+        "had closed (Oct 7): it cannot open a window.",
+    ]
+    # the counseling and attestation of Oct 15 still count: a new confirmation test is all that is left
+    p = base.test("confirmation", "2026-10-16", recorded="2026-10-16T20:00").build()
+    assert decide_dispense(request(p), program, at("2026-10-16T21:00")).allowed
+    # entered on the window's last day it still opens it (Oct 7 is day 7)
+    on_time = patient(enrolled="2026-10-01").consent("2026-10-01").contraception(
+        "2026-08-01", recorded="2026-10-01").test("screening", "2026-09-10", recorded="2026-10-01").visit(
+        "2026-10-01").attest("2026-10-07").test("confirmation", "2026-10-01", recorded="2026-10-07T23:00").build()
+    assert decide_dispense(request(on_time), program, at("2026-10-07T23:30")).allowed
+
+
+def test_R_CYC_1_a_ccgp_visit_entered_after_its_window_closed_opens_none(program):
+    p = patient().ccgp_ready().build()  # enrollment visit Oct 1, window Oct 1-30
+    late = patient(enrolled="2026-10-01").consent("2026-10-01").visit("2026-10-01", recorded="2026-10-31").build()
+    from dataclasses import replace
+
+    late = replace(late, category=p.category)
+    s = evaluate_patient(late, program, at("2026-10-31T20:00"))
+    assert s.window is None and s.cycle_number == 1 and "WINDOW_EXPIRED" not in s.codes
+    assert ("The visit of Oct 1 was entered Oct 31, after the window it would have opened had closed (Oct 30): "
+            "it cannot open a window.") in [r.message for r in s.reasons]
+
+
 def test_R_CYC_1_later_cycles_ignore_records_dated_before_the_cycle(program):
     # RMA Oct 21 ends cycle 1; a visit entered Nov 15 but dated Oct 20 does not count for cycle 2
     p = (
@@ -153,7 +194,8 @@ def test_R_PAT_2_change_to_cgp_mid_course_brings_cgp_requirements_but_no_lead_in
         .build()
     )
     s = evaluate_patient(p, program, at("2026-11-01"))
-    assert set(s.codes) == {"SCREENING_TEST_MISSING", "REFILL_TOO_SOON"}
+    # the Nov 1 monthly test's window (Nov 1-7) would close before the next fill (Nov 12, R-RMA-3)
+    assert set(s.codes) == {"SCREENING_TEST_MISSING", "REFILL_TOO_SOON", "PREGNANCY_TEST_REQUIRED"}
     assert "CONTRACEPTION_LEAD_IN_INCOMPLETE" not in [r.code for r in s.requirements]
     assert check_transition(
         "record_test",
