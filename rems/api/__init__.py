@@ -66,12 +66,20 @@ def json_body() -> dict:
     `request.get_json(silent=True)`, which lets a deeply nested body's RecursionError through
     (a 500) and accepts the non-JSON constants NaN and Infinity."""
     raw = request.get_data(cache=True)
+    mimetype = request.mimetype
+    if raw and not (mimetype == "application/json" or mimetype.endswith("+json")):  # api.md: JSON in and out
+        raise ApiError(400, "BAD_REQUEST", "The body must be JSON sent with Content-Type: application/json.")
     try:
         data = json.loads(raw, parse_constant=_refuse_constant) if raw else None
     except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
         raise ApiError(400, "BAD_REQUEST", "The body must be a JSON object.")
+    try:  # an unpaired surrogate escape ("\ud800") is JSON but not Unicode text: no database takes it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "BAD_REQUEST", "The body contains an unpaired surrogate escape (such as "
+                                           "\\ud800): text must be valid Unicode.") from None
     return data
 
 

@@ -249,6 +249,8 @@ def get_authorization(user: User, rma: str) -> Authorization:
     if isinstance(rma, str) and len(rma) <= 20:
         row = db.session.execute(select(Authorization).where(Authorization.rma == rma)).scalar_one_or_none()
     policy.require(user, "authorization.read", row)
+    with unit_of_work():  # R-AUD-1: an RMA names its patient
+        audit.record("authorization.read", "authorization", row.rma, patient_id=row.patient_id, actor=user)
     return row
 
 

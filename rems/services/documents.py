@@ -21,6 +21,8 @@ from rems.errors import ApiError
 from rems.extensions import db
 from rems.ids import parse_id
 from rems.models import Document, Signature
+from rems.services import audit
+from rems.tasks import unit_of_work
 
 ASSETS = Path(__file__).resolve().parent.parent / "static" / "pdf"
 ASSET_SCHEME = "rems-asset:"
@@ -140,6 +142,9 @@ def readable(user, doc_id) -> Document:
     if parsed is not None:
         doc = db.session.get(Document, parsed)
     policy.require(user, "document.read", doc)
+    if doc.patient_id is not None:  # R-AUD-1: a signed patient record was read
+        with unit_of_work():
+            audit.record("document.read", "document", doc.id, patient_id=doc.patient_id, actor=user)
     return doc
 
 

@@ -176,6 +176,11 @@ RAW = [
     ("huge-int", b'{"x": ' + b"9" * 5000 + b"}", "application/json"),
     ("deep", b"[" * 100_000 + b"]" * 100_000, "application/json"),
     ("nan", b'{"days_supply": NaN}', "application/json"),
+    # a lone surrogate escape is JSON but not Unicode: it reached psycopg and gave a 500
+    ("surrogate", b'{"reason": "\\ud800", "first_name": "a\\udfff", "email": "\\ud800@x.org"}', "application/json"),
+    ("surrogate-key", b'{"\\ud800": 1}', "application/json"),
+    ("json-as-text", b'{"reason": "x"}', "text/plain"),
+    ("json-as-form", b'{"reason": "x"}', "application/x-www-form-urlencoded"),
 ]
 
 

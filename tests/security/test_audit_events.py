@@ -117,3 +117,41 @@ def _today():
     from rems.clock import today
 
     return today().isoformat()
+
+
+def test_r_aud_1_reading_an_rma_or_a_signed_document_is_audited(client, factory):
+    """Both name a patient: GET /authorizations/{rma} and GET /documents/{id}(/pdf) are reads of a
+    patient record (R-AUD-1); they used to leave no trace."""
+    from rems.extensions import db
+    from rems.models import Document
+
+    prescriber = factory.prescriber()
+    patient = factory.patient(prescriber, category="cannot_get_pregnant")
+    pharmacy, rsp = factory.pharmacy()
+    pres = _token(client, prescriber.user)
+    resp = client.post(f"{V1}/patients/{patient.rems_id}/visits", headers=pres, environ_base=ADDR,
+                       json={"visit_date": _today(), "counseled": True, "signature": {"password": PASSWORD}})
+    assert resp.status_code == 201, resp.get_json()
+    resp = client.post(f"{V1}/authorizations", headers=_token(client, rsp), environ_base=ADDR, json={
+        "rems_id": patient.rems_id, "date_of_birth": patient.date_of_birth.isoformat(),
+        "prescriber_npi": prescriber.npi, "pharmacy_ncpdp_id": pharmacy.ncpdp_id, "days_supply": 30,
+        "quantity": 60})
+    assert resp.status_code == 201, resp.get_json()
+    rma = resp.get_json()["rma"]
+    assert client.get(f"{V1}/authorizations/{rma}", headers=pres, environ_base=ADDR).status_code == 200
+    entry = _last("authorization.read")
+    _who(entry, prescriber.user)
+    assert entry.patient_id == patient.id and entry.object_id == rma
+    doc_id = db.session.execute(sa.select(Document.id).where(Document.patient_id == patient.id)
+                                .order_by(Document.id)).scalars().first()
+    assert client.get(f"{V1}/documents/{doc_id}", headers=pres, environ_base=ADDR).status_code == 200
+    entry = _last("document.read")
+    _who(entry, prescriber.user)
+    assert entry.patient_id == patient.id and entry.object_id == str(doc_id)
+    # a refused read (another prescriber) is not a read, and writes nothing
+    other = _token(client, factory.prescriber().user)
+    before = db.session.execute(sa.select(sa.func.count()).select_from(sa.text("audit_entries"))).scalar()
+    assert client.get(f"{V1}/authorizations/{rma}", headers=other, environ_base=ADDR).status_code == 404
+    db.session.expire_all()
+    after = db.session.execute(sa.select(sa.func.count()).select_from(sa.text("audit_entries"))).scalar()
+    assert after == before
