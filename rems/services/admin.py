@@ -46,8 +46,11 @@ def save_question(user: User, question_id, data: dict) -> dict:
 
 
 def serialize_user(u: User) -> dict:
-    return {"id": u.id, "email": u.email, "role": u.role, "status": u.status, "first_name": u.first_name,
-            "last_name": u.last_name}
+    out = {"id": u.id, "email": u.email, "role": u.role, "status": u.status, "first_name": u.first_name,
+           "last_name": u.last_name}
+    if u.role == "prescriber" and u.prescriber is not None:  # R-PRES-1
+        out["prescriber_status"] = u.prescriber.status
+    return out
 
 
 def list_users() -> list[dict]:

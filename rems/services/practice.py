@@ -125,17 +125,27 @@ def invite_pharmacist(rsp: User, pharmacy: Pharmacy, data: dict) -> tuple[User, 
 
 
 def set_account_status(admin: User, user: User, status: str, reason: str) -> User:
-    """R-ADMIN-1 / R-PRES-1: suspend or reinstate an account; a suspended prescriber is also
-    suspended as a prescriber, so none of their patients gets a new authorization."""
+    """R-ADMIN-1 / R-PRES-1: suspend, revoke or reinstate an account. A suspended prescriber is also
+    suspended as a prescriber, so none of their patients gets a new authorization. Revoking (a
+    prescriber only) suspends the account and ends the certification: reinstated, the prescriber is
+    `pending` and must sign the program attestation again (a reinstated suspension keeps it)."""
+    pres = user.prescriber if user.role == "prescriber" else None
+    if status == "revoked" and pres is None:
+        raise ApiError.field("status", "only a prescriber's certification can be revoked (R-PRES-1)")
     with unit_of_work():
         before = {"status": user.status}
-        user.status = status
-        if user.role == "prescriber" and user.prescriber is not None:
-            pres = user.prescriber
-            if status == "suspended":
-                pres.status = "suspended"
-            elif pres.status == "suspended":
+        if pres is not None:
+            before["prescriber_status"] = pres.status
+        user.status = "active" if status == "active" else "suspended"
+        if pres is not None:
+            if status in ("suspended", "revoked") and pres.status != "revoked":
+                pres.status = status
+            elif status == "active" and pres.status == "suspended":
                 pres.status = "certified" if pres.certified_at else "pending"
-        audit.record("account.status_changed", "user", user.id, before=before,
-                     after={"status": status, "reason": reason}, actor=admin)
+            elif status == "active" and pres.status == "revoked":
+                pres.status, pres.certified_until = "pending", None
+        after = {"status": user.status, "reason": reason}
+        if pres is not None:
+            after["prescriber_status"] = pres.status
+        audit.record("account.status_changed", "user", user.id, before=before, after=after, actor=admin)
     return user

@@ -80,11 +80,48 @@ def test_suspend_and_reinstate_with_reason_r_pres_1(web, factory):
     entry = db.session.execute(
         select(AuditEntry).where(AuditEntry.action == "account.status_changed")
     ).scalar_one()
-    assert entry.after == {"status": "suspended", "reason": "License under review"}
+    assert entry.after == {"status": "suspended", "reason": "License under review", "prescriber_status": "suspended"}
+    assert entry.before == {"status": "active", "prescriber_status": "certified"}
     assert "Reinstate" in text(web.get("/admin/users?status=suspended"))
     web.post(url, {f"{prefix}-status": "active", f"{prefix}-reason": "Review closed"}, prefix=prefix)
     db.session.expire_all()
     assert pres.user.status == "active" and pres.status == "certified"
+
+
+def test_revoke_a_prescribers_certification_r_pres_1(web, factory, client):
+    """R-PRES-1: an administrator can suspend or revoke. Revoked, the prescriber cannot sign in or
+    re-certify; reinstated, they are pending until they sign the program attestation again."""
+    from rems.services import practice
+
+    admin_user = factory.admin()
+    pres = factory.prescriber()
+    web.sign_in(admin_user)
+    page = text(web.get("/admin/users?role=prescriber"))
+    assert "Revoke certification" in page
+    url, prefix = f"/admin/users/{pres.user_id}/status", f"u{pres.user_id}"
+    done = web.post(url, {f"{prefix}-status": "suspended", f"{prefix}-reason": "License revoked by the board",
+                          "revoke": "1"}, prefix=prefix, follow_redirects=True)
+    assert f"{pres.user.email} was suspended and their certification revoked." in text(done)
+    db.session.expire_all()
+    assert pres.user.status == "suspended" and pres.status == "revoked"
+    assert "Revoke certification" not in text(web.get("/admin/users?status=suspended"))
+    # a suspension on top keeps the revocation; reinstating asks for a new attestation
+    admin.set_status(admin_user, pres.user_id, {"status": "suspended", "reason": "again"})
+    assert pres.status == "revoked"
+    done = web.post(url, {f"{prefix}-status": "active", f"{prefix}-reason": "Board decision reversed"},
+                    prefix=prefix, follow_redirects=True)
+    assert "reinstated; they must sign the prescriber attestation again" in text(done)
+    db.session.expire_all()
+    assert pres.user.status == "active" and pres.status == "pending" and pres.certified_until is None
+    practice.attest_prescriber(pres.user, PASSWORD)
+    db.session.expire_all()
+    assert pres.status == "certified"
+    # only a prescriber has a certification to revoke (API, problem+json)
+    token = client.post("/api/v1/auth/token", json={"email": admin_user.email, "password": PASSWORD}).get_json()
+    other = factory.user("patient")
+    resp = client.post(f"/api/v1/admin/users/{other.id}/status", headers={"Authorization": f"Bearer {token['token']}"},
+                       json={"status": "revoked", "reason": "x"})
+    assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "status"
 
 
 def test_own_account_cannot_be_suspended(web, factory):

@@ -11,7 +11,7 @@ CHOICE = F("object", props={"id": F("string", max_len=20, min_len=1), "text": F(
                             "correct": F("boolean")})
 QUESTION = {"text": F("string", max_len=500, min_len=1), "explanation": F("string", max_len=1000, min_len=1),
             "choices": F("array", items=CHOICE, min_items=2, max_items=6), "active": F("boolean", required=False)}
-STATUS = {"status": F("string", enum=("active", "suspended")), "reason": REASON}
+STATUS = {"status": F("string", enum=("active", "suspended", "revoked")), "reason": REASON}
 
 
 @endpoint("GET", "/admin/comprehension-questions", action="admin.manage", summary="The question bank")
@@ -41,7 +41,8 @@ def users():
     return jsonify(users=admin.list_users())
 
 
-@endpoint("POST", "/admin/users/<user_id>/status", action="admin.manage", summary="Suspend or reinstate",
+@endpoint("POST", "/admin/users/<user_id>/status", action="admin.manage",
+          summary="Suspend, revoke (a prescriber's certification) or reinstate",
           body=STATUS)
 def user_status(user_id, body):
     return jsonify(admin.set_status(g.user, user_id, body))

@@ -70,9 +70,8 @@ def user_status(user_id):
     form = StatusForm(prefix=f"u{user_id}")
     if form.validate_on_submit():
         try:
-            u = admin.set_status(
-                _user(), user_id, {"status": form.status.data, "reason": form.reason.data.strip()}
-            )
+            status = "revoked" if request.form.get("revoke") else form.status.data  # R-PRES-1
+            u = admin.set_status(_user(), user_id, {"status": status, "reason": form.reason.data.strip()})
         except ApiError as err:
             if err.status == 404:
                 raise
@@ -82,6 +81,10 @@ def user_status(user_id):
             apply_api_error(form, err)
         else:
             verb = "suspended" if u["status"] == "suspended" else "reinstated"
+            if u.get("prescriber_status") == "revoked":
+                verb = "suspended and their certification revoked"
+            elif status == "active" and u.get("prescriber_status") == "pending":
+                verb = "reinstated; they must sign the prescriber attestation again"
             flash(f"{u['email']} was {verb}.", "success")
             return redirect(url_for(".users", **request.args))
     return _render_users(user_id, form)
