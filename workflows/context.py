@@ -32,7 +32,7 @@ class Context:
 
     @property
     def is_cgp(self) -> bool:
-        return self.patient.category == CGP
+        return self.cycle.category == CGP  # R-PAT-2: the category in effect now
 
     @property
     def cycle(self) -> Cycle:

@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from .clock import days, local_date, window_close_instant, window_from
-from .facts import CGP, Attestation, AttestationFailure, Authorization, PatientFacts, PregnancyTest, Visit
+from .facts import (
+    CGP,
+    Attestation,
+    AttestationFailure,
+    Authorization,
+    CategoryChange,
+    PatientFacts,
+    PregnancyTest,
+    Visit,
+)
 from .program import Program
 from .results import Window
 
@@ -43,6 +52,7 @@ class Cycle:
     started_at: datetime
     start_date: date
     had_rma: bool  # an unreversed RMA was issued earlier in the course (R-CON-2, R-CYC-2)
+    category: str = CGP  # in effect for this cycle's authorization (R-PAT-2)
     follows_missed: Window | None = None  # the previous cycle's missed window (R-CYC-4)
     last_rma: Authorization | None = None  # the course's latest RMA before this cycle (R-RMA-3)
     earliest_test_date: date = date.min  # R-CYC-4 lockout
@@ -156,11 +166,15 @@ class _Walk:
     def __init__(self, patient: PatientFacts, program: Program, course: CourseFacts):
         self.patient, self.program, self.course = patient, program, course
         self.done: list[Cycle] = []
+        changes = sorted(patient.category_changes, key=lambda c: (c.recorded_at, c.id))
+        # R-PAT-2: the course starts in the category its first change moved it from
+        self.category = changes[0].from_category if changes else patient.category
         self.current = Cycle(
             number=1,
             started_at=patient.enrolled_at,
             start_date=local_date(patient.enrolled_at, program),
             had_rma=False,
+            category=self.category,
         )
 
     def _counts(self, clinical: date) -> bool:
@@ -190,6 +204,7 @@ class _Walk:
             started_at=start,
             start_date=start_date,
             had_rma=prev.had_rma or prev.rma is not None,
+            category=self.category,
             follows_missed=follows_missed,
             last_rma=prev.rma or prev.last_rma,
             earliest_test_date=max(start_date, earliest),
@@ -204,29 +219,50 @@ class _Walk:
         elif isinstance(record, Visit):
             if self._counts(record.visit_date):
                 cyc.visits.append(record)
-                if (self.patient.category != CGP and cyc.window is None  # R-CYC-3
-                        and not closed_when_entered(record, self.program)):  # R-CYC-1 [D]
-                    cyc.window = window_from(record.visit_date, self.program.ccgp_window_days)
-                    cyc.opened_by = record
+                self._open(record, record.recorded_at)
         elif isinstance(record, PregnancyTest):
             if self._counts(record.specimen_date):
                 cyc.tests.append(record)
-                if (
-                    self.patient.category == CGP
-                    and cyc.window is None
-                    and record.result == "negative"
-                    and record.kind == cyc.expected_test_kind
-                    and not test_problems(record, cyc, self.patient, self.program, self.course)
-                ):
-                    cyc.window = window_from(record.specimen_date, self.program.cgp_window_days)  # R-CYC-2
-                    cyc.opened_by = record
+                self._open(record, record.recorded_at)
+        elif isinstance(record, CategoryChange):
+            # R-PAT-2: from the next authorization on, i.e. for this cycle and the later ones; the
+            # cycle's window is opened again the new category's way from its records, if one can
+            # still be open now
+            self.category = cyc.category = record.to_category
+            cyc.window = cyc.opened_by = None
+            for r in sorted((*cyc.visits, *cyc.tests), key=lambda r: (r.recorded_at, _ORDER[type(r)], r.id)):
+                self._open(r, record.recorded_at)
         elif isinstance(record, Attestation):
             cyc.attestations.append(record)
         elif isinstance(record, AttestationFailure):
             cyc.failures.append(record)
 
 
-_ORDER = {Visit: 0, PregnancyTest: 1, AttestationFailure: 2, Attestation: 3, Authorization: 4}
+    def _open(self, record: Visit | PregnancyTest, at: datetime) -> None:
+        """Open the cycle's window from this visit (CCGP, R-CYC-3) or negative test of the cycle's
+        kind (CGP, R-CYC-2) when there is none yet, and only if it is still open at `at`, the
+        instant the record was entered (R-CYC-1 [D]) or the category changed."""
+        cyc = self.current
+        if cyc.window is not None:
+            return
+        if isinstance(record, Visit):
+            if self.category == CGP:
+                return
+            window = window_from(record.visit_date, self.program.ccgp_window_days)
+        else:
+            if (
+                self.category != CGP
+                or record.result != "negative"
+                or record.kind != cyc.expected_test_kind
+                or test_problems(record, cyc, self.patient, self.program, self.course)
+            ):
+                return
+            window = window_from(record.specimen_date, self.program.cgp_window_days)
+        if window_close_instant(window.closes, self.program) > at:
+            cyc.window, cyc.opened_by = window, record
+
+
+_ORDER = {CategoryChange: 0, Visit: 1, PregnancyTest: 2, AttestationFailure: 3, Attestation: 4, Authorization: 5}
 
 
 def walk_cycles(
@@ -240,6 +276,7 @@ def walk_cycles(
         *patient.attestations,
         *patient.attestation_failures,
         *course.authorizations,
+        *patient.category_changes,
     ]
     records = sorted(
         (r for r in records if r.recorded_at <= now), key=lambda r: (r.recorded_at, _ORDER[type(r)], r.id)

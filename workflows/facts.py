@@ -71,6 +71,16 @@ class AttestationFailure:
 
 
 @dataclass(frozen=True)
+class CategoryChange:
+    """R-PAT-2: the prescriber changed the patient's risk category (it applies from the next
+    authorization on: the cycles before it keep the category they had)."""
+    id: int
+    recorded_at: datetime
+    from_category: str
+    to_category: str
+
+
+@dataclass(frozen=True)
 class Authorization:
     id: int
     recorded_at: datetime  # when the RMA was issued
@@ -88,7 +98,7 @@ class PatientFacts:
     first_name: str
     last_name: str
     date_of_birth: date
-    category: str  # CGP | CCGP (current category, R-PAT-2)
+    category: str  # CGP | CCGP (current category; `category_changes` says since when, R-PAT-2)
     prescriber_id: int
     enrolled_at: datetime  # start of the course
     consent_signed_at: datetime | None = None
@@ -101,6 +111,7 @@ class PatientFacts:
     attestations: tuple[Attestation, ...] = ()
     attestation_failures: tuple[AttestationFailure, ...] = ()
     authorizations: tuple[Authorization, ...] = ()
+    category_changes: tuple[CategoryChange, ...] = ()  # of this course, R-PAT-2
 
 
 @dataclass(frozen=True)

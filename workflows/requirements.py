@@ -21,6 +21,7 @@ from .cycles import (
     refill_earliest,
     test_problems,
 )
+from .facts import Visit
 from .messages import KIND_LABELS, settings_phrase, short
 from .results import Reason, Requirement
 
@@ -154,6 +155,15 @@ def test_earliest(ctx: Context) -> tuple[date, str]:
     return earliest, why
 
 
+def _missed(ctx: Context) -> Reason:
+    """R-CYC-4: the previous cycle's missed window, named by what opened it (a test or, for CCGP, a
+    visit; the category may have changed since, R-PAT-2)."""
+    w = ctx.cycle.follows_missed
+    opened_by = ctx.cycles[-2].opened_by
+    what = "Visit of" if isinstance(opened_by, Visit) else "Pregnancy test collected"
+    return Reason("WINDOW_EXPIRED", f"{what} {short(w.opens)}: the window closed {short(w.closes)}.")
+
+
 def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
     cyc, program = ctx.cycle, ctx.program
     kind = cyc.expected_test_kind
@@ -176,13 +186,7 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
     )
     reasons = [Reason("PREGNANCY_TEST_REQUIRED", detail)]
     if cyc.follows_missed is not None:  # R-CYC-4
-        w = cyc.follows_missed
-        reasons.append(
-            Reason(
-                "WINDOW_EXPIRED",
-                f"Pregnancy test collected {short(w.opens)}: the window closed {short(w.closes)}.",
-            )
-        )
+        reasons.append(_missed(ctx))
     for test in candidate_tests(cyc):
         for code in test_problems(test, cyc, ctx.patient, program, ctx.course):
             if code == "HOME_TEST_NOT_ALLOWED":  # R-PT-2, R-PT-3
@@ -251,10 +255,7 @@ def _visit(ctx: Context) -> Check:  # R-CYC-3, R-CYC-4
                 )
             )
     if cyc.follows_missed is not None:
-        w = cyc.follows_missed
-        reasons.append(
-            Reason("WINDOW_EXPIRED", f"Visit of {short(w.opens)}: the window closed {short(w.closes)}.")
-        )
+        reasons.append(_missed(ctx))
     return Check(False, detail, tuple(reasons))
 
 

@@ -69,6 +69,7 @@ class Course(db.Model):
     attestations = relationship("Attestation", order_by="Attestation.id")
     attestation_failures = relationship("AttestationFailure", order_by="AttestationFailure.id")
     authorizations = relationship("Authorization", order_by="Authorization.id")
+    category_changes = relationship("CategoryChange", order_by="CategoryChange.id")
 
 
 class _Record:
@@ -132,6 +133,7 @@ class CategoryChange(_Record, db.Model):
     __tablename__ = "category_changes"
     __table_args__ = (enum_check("from_category", CATEGORIES), enum_check("to_category", CATEGORIES))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)  # R-PAT-2: walked with it
     from_category: Mapped[str] = mapped_column(String(30))
     to_category: Mapped[str] = mapped_column(String(30))
     reason: Mapped[str] = mapped_column(String(1000))

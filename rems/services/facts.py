@@ -29,6 +29,7 @@ from rems.models import (
     Attestation,
     AttestationFailure,
     Authorization,
+    CategoryChange,
     ContraceptionRecord,
     Course,
     Patient,
@@ -46,7 +47,7 @@ class _Kind:
     (a PatientFacts field and the Course relationship), the table, and the engine fact, whose
     fields after `id` and `recorded_at` are the table's columns of the same names, in order.
 
-    The loaders: the ORM collections (`_orm_records`), the UNION of the six tables
+    The loaders: the ORM collections (`_orm_records`), the UNION of the seven tables
     (`course_records`, `batch_records_statement`: one wide row per record, each column in a slot
     of its type) and the json column of the dispense statement (`records_json_column`: dates and
     instants come back as ISO text). All three end in `make`."""
@@ -94,7 +95,15 @@ _KINDS = (
     _Kind("attestations", Attestation, f.Attestation),
     _Kind("attestation_failures", AttestationFailure, f.AttestationFailure),
     _Kind("authorizations", Authorization, f.Authorization),
+    _Kind("category_changes", CategoryChange, f.CategoryChange),  # R-PAT-2
 )
+
+
+def record_loads(path=None) -> list:
+    """Loader options for every record collection of Course (one SELECT ... IN per kind), under
+    `path` (e.g. `joinedload(Patient.courses)`) or on Course itself: the ORM side of `_KINDS`."""
+    return [(path.selectinload if path is not None else selectinload)(getattr(Course, kind.name))
+            for kind in _KINDS]
 
 
 def prescriber_facts(p: Prescriber | None) -> f.PrescriberFacts | None:
@@ -116,9 +125,7 @@ def current_course(patient: Patient, lock: bool = False) -> Course:
     `lock=True` takes a row lock on the course (SELECT ... FOR UPDATE on PostgreSQL) so concurrent
     writers for one patient are serialised (R-RMA-2)."""
     stmt = (select(Course).where(Course.patient_id == patient.id).order_by(Course.id.desc()).limit(1)
-            .options(selectinload(Course.visits), selectinload(Course.contraception),
-                     selectinload(Course.tests), selectinload(Course.attestations),
-                     selectinload(Course.attestation_failures), selectinload(Course.authorizations)))
+            .options(*record_loads()))
     if lock:
         stmt = stmt.with_for_update(of=Course)
     return db.session.execute(stmt).scalar_one()
@@ -195,7 +202,7 @@ def records_from_json(rows: list | None) -> dict[str, tuple]:
 
 
 def course_records(course_id: int) -> dict[str, tuple]:
-    """Every record of a course as engine facts, in ONE statement (UNION ALL of the six tables),
+    """Every record of a course as engine facts, in ONE statement (UNION ALL of the seven tables),
     so the dispense path costs the same for a patient with one cycle as with twelve."""
     return records_as_facts(db.session.connection().execute(_records_statement(), {"course_id": course_id}))
 

@@ -264,7 +264,7 @@ def change_category(user: User, patient: Patient, data: dict) -> Patient:
     with unit_of_work():
         course = _clinical_write(user, patient)
         _guard("change_category", patient, course, category=data["category"])
-        db.session.add(CategoryChange(patient_id=patient.id, from_category=patient.category,
+        db.session.add(CategoryChange(patient_id=patient.id, course_id=course.id, from_category=patient.category,
                                       to_category=data["category"], reason=data["reason"], recorded_at=now(),
                                       recorded_by_id=user.id))
         audit.record("patient.category_changed", "patient", patient.id, patient_id=patient.id,

@@ -251,7 +251,7 @@ def _serial_plans():
 
 
 def _evaluate(ids: list[int], now: datetime, today: date, prog: Program) -> Iterator[Due]:
-    """The engine on a batch of courses: two statements (course + patient + both users; the six
+    """The engine on a batch of courses: two statements (course + patient + both users; the seven
     record tables in one UNION ALL, facts.batch_records_statement), plain rows rather than ORM objects."""
     dialect = db.session.get_bind().dialect.name
     rows = _rows(_actors_statement(dialect), ids, named=True)

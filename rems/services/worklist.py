@@ -19,7 +19,7 @@ from rems.clock import now, program
 from rems.extensions import db
 from rems.models import Course, Patient, User
 from rems.models.patients import CATEGORIES, COURSE_STATUSES
-from rems.services.facts import patient_facts
+from rems.services.facts import patient_facts, record_loads
 from workflows import PatientStatus, evaluate_patient
 
 SEARCH_MAX = 100
@@ -131,14 +131,7 @@ def _query(prescriber_id: int, filters: Filters):
     stmt = (
         select(Patient)
         .where(Patient.prescriber_id == prescriber_id)
-        .options(
-            joinedload(Patient.courses).selectinload(Course.visits),
-            joinedload(Patient.courses).selectinload(Course.contraception),
-            joinedload(Patient.courses).selectinload(Course.tests),
-            joinedload(Patient.courses).selectinload(Course.attestations),
-            joinedload(Patient.courses).selectinload(Course.attestation_failures),
-            joinedload(Patient.courses).selectinload(Course.authorizations),
-        )
+        .options(*record_loads(joinedload(Patient.courses)))
     )
     if filters.category:
         stmt = stmt.where(Patient.category == filters.category)

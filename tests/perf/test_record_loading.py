@@ -1,12 +1,12 @@
 """The engine gets the same facts whichever way a course's records are loaded.
 
-Three loaders build engine facts from the six record tables: the ORM collections (most services),
+Three loaders build engine facts from the seven record tables: the ORM collections (most services),
 the UNION of `course_records` / `batch_records_statement` (the patient page, the reminder sweep),
 and the json column of the dispense request statement (`records_json_column`, PostgreSQL). They
 share one description per kind of record (`facts._KINDS`: the fact's fields are the table's
 columns) but decode three shapes of row; this test keeps them telling the same story, on a course
 holding every kind of record and every optional field (reversed RMA, contraception forms,
-abstinence, failed attestations, NULLs).
+abstinence, failed attestations, a category change, NULLs).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from rems.extensions import db
-from rems.models import AttestationFailure, Authorization, ContraceptionRecord, Course
+from rems.models import AttestationFailure, Authorization, CategoryChange, ContraceptionRecord, Course
 from rems.services import facts
 from tests.perf.builders import bulk_patients
 
@@ -34,6 +34,9 @@ def _rich_course(factory):
                             recorded_at=when + timedelta(seconds=1), recorded_by_id=prescriber.user_id),
         AttestationFailure(course_id=course.id, cycle_number=2, incorrect=[3], recorded_at=when,
                            recorded_by_id=prescriber.user_id),
+        CategoryChange(patient_id=patient["id"], course_id=course.id, from_category="can_get_pregnant",
+                       to_category="cannot_get_pregnant", reason="test", recorded_at=when,
+                       recorded_by_id=prescriber.user_id),
     ])
     rma = db.session.execute(sa.select(Authorization).where(Authorization.course_id == course.id)
                              .order_by(Authorization.id)).scalars().first()

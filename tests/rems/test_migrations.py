@@ -78,3 +78,52 @@ def test_sqlite_upgrade_downgrade_upgrade(tmp_path):
         assert n >= 12  # R-ATT-1: the bank is seeded with at least 12 questions
         db.session.remove()
         db.engine.dispose()
+
+
+def _backfill_case(app):
+    """0007: an existing category change gets the course that was running when it was recorded."""
+    from rems.extensions import db
+
+    upgrade(revision="0006")
+    ins = [
+        "INSERT INTO users (id, email, role, status, first_name, last_name, password_hash, created_at, "
+        "failed_logins) VALUES (1, 'p@x.org', 'prescriber', 'active', 'P', 'Q', 'x', '2026-01-01', 0), "
+        "(2, 'a@x.org', 'patient', 'active', 'A', 'B', 'x', '2026-01-01', 0)",
+        "INSERT INTO prescribers (id, user_id, npi, license_state, license_number, status, created_at) "
+        "VALUES (1, 1, '1245319599', 'NY', 'L1', 'certified', '2026-01-01')",
+        "INSERT INTO patients (id, user_id, rems_id, name_key, first_name, last_name, date_of_birth, email, category, "
+        "prescriber_id, home_testing_enabled, created_at) VALUES (1, 2, 'R1', 'a|b', 'A', 'B', '2000-01-01', 'a@x.org', "
+        "'cannot_get_pregnant', 1, false, '2026-01-01')",
+        "INSERT INTO courses (id, patient_id, enrolled_at, status, version) VALUES "
+        "(1, 1, '2026-01-01T12:00:00+00:00', 'completed', 1), (2, 1, '2026-06-01T12:00:00+00:00', 'active', 1)",
+        "INSERT INTO category_changes (id, patient_id, from_category, to_category, reason, recorded_at, "
+        "recorded_by_id) VALUES (1, 1, 'can_get_pregnant', 'cannot_get_pregnant', 'r', "
+        "'2026-03-01T12:00:00+00:00', 1), (2, 1, 'cannot_get_pregnant', 'can_get_pregnant', 'r', "
+        "'2026-07-01T12:00:00+00:00', 1)",
+    ]
+    for sql in ins:
+        db.session.execute(sa.text(sql))
+    db.session.commit()
+    upgrade()
+    got = db.session.execute(sa.text("SELECT id, course_id FROM category_changes ORDER BY id")).all()
+    assert [tuple(r) for r in got] == [(1, 1), (2, 2)]
+    db.session.remove()
+
+
+def test_0007_backfills_the_course_of_category_changes_sqlite(tmp_path):
+    app = _app(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    with app.app_context():
+        from rems.extensions import db
+
+        _backfill_case(app)
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_0007_backfills_the_course_of_category_changes_postgres(scratch_pg):
+    app = _app(scratch_pg)
+    with app.app_context():
+        from rems.extensions import db
+
+        _backfill_case(app)
+        db.engine.dispose()

@@ -16,6 +16,7 @@ from workflows import (
     Attestation,
     AttestationFailure,
     Authorization,
+    CategoryChange,
     Contraception,
     DispenseRequest,
     PatientFacts,
@@ -129,6 +130,12 @@ class PatientBuilder:
     def category(self, category: str) -> PatientBuilder:
         self.facts = replace(self.facts, category=category)
         return self
+
+    def change_category(self, to: str, on: str) -> PatientBuilder:
+        """R-PAT-2: a recorded change (the cycles before it keep their category)."""
+        change = CategoryChange(next(_ids), at(on), self.facts.category, to)
+        self.facts = replace(self.facts, category=to)
+        return self._add("category_changes", change)
 
     def cgp_ready(self) -> PatientBuilder:
         """Enrolled Oct 1 2026; screening Oct 1; contraception since Sep 1; confirmation Oct 20

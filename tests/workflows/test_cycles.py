@@ -3,7 +3,8 @@
 from datetime import date
 
 from tests.workflows.factories import at, patient, request
-from workflows import CGP, check_transition, decide_dispense, evaluate_patient
+from workflows import CCGP, CGP, check_transition, decide_dispense, evaluate_patient
+from workflows.results import Window
 
 
 def test_R_CYC_1_first_cycle_counts_records_with_earlier_clinical_dates(program):
@@ -179,6 +180,46 @@ def test_R_CYC_4_counseling_and_attestation_must_be_redone(program):
     s = evaluate_patient(p, program, at("2026-10-28"))
     assert set(s.codes) == {"COUNSELING_REQUIRED", "ATTESTATION_REQUIRED"}
     assert s.comprehension_cycle_key == "1:2"
+
+
+def test_R_PAT_2_a_change_does_not_rewrite_the_cycles_before_it(program):
+    # CGP: RMA Oct 21, counseling visit Oct 22 (cycle 2); changed to CCGP on Nov 25
+    base = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-10-22")
+    s = evaluate_patient(base.change_category(CCGP, "2026-11-25").build(), program, at("2026-11-25T20:00"))
+    # the visit of Oct 22 was a CGP counseling visit: its 30-day window would have closed Nov 20,
+    # before the change, so it opens none and nothing was "missed"
+    assert s.cycle_number == 2 and s.window is None and s.category == CCGP
+    assert s.codes == ("VISIT_REQUIRED",)
+    assert not any("Nov 20" in r.message for r in s.reasons)
+    # a visit recorded after the change opens the CCGP window of this cycle
+    p = (patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-10-22")
+         .change_category(CCGP, "2026-11-25").visit("2026-11-26", counseled=False).build())
+    s = evaluate_patient(p, program, at("2026-11-26T20:00"))
+    assert s.eligible and s.window == Window(date(2026, 11, 26), date(2026, 12, 25))
+
+
+def test_R_PAT_2_a_missed_ccgp_window_stays_missed_after_a_change_to_cgp(program):
+    # CCGP: visit Oct 1, window Oct 1-30 missed; changed to CGP on Nov 2
+    p = (patient().ccgp_ready().change_category(CGP, "2026-11-02")
+         .contraception("2026-09-01", recorded="2026-11-02").test("screening", "2026-10-01", recorded="2026-11-02")
+         .build())
+    s = evaluate_patient(p, program, at("2026-11-02T20:00"))
+    assert s.cycle_number == 2 and s.category == CGP
+    # the voided cycle's counseling does not count again (R-CYC-4), and the missed window is named
+    assert "COUNSELING_REQUIRED" in s.codes and "WINDOW_EXPIRED" in s.codes
+    assert "Visit of Oct 1: the window closed Oct 30." in [r.message for r in s.reasons]
+
+
+def test_R_PAT_2_change_inside_an_open_window_reopens_it_the_new_way(program):
+    # CCGP window opened by the Oct 1 visit; changed to CGP on Oct 5: the next RMA needs the CGP
+    # requirements, and a visit cannot open a CGP window
+    p = patient().ccgp_ready().change_category(CGP, "2026-10-05").build()
+    s = evaluate_patient(p, program, at("2026-10-05T20:00"))
+    assert s.window is None and "PREGNANCY_TEST_REQUIRED" in s.codes
+    # CGP -> CCGP with the window open: the cycle's counseling visit opens the CCGP window
+    p = patient().cgp_ready().change_category(CCGP, "2026-10-22").build()
+    s = evaluate_patient(p, program, at("2026-10-22T20:00"))
+    assert s.eligible and s.window == Window(date(2026, 10, 1), date(2026, 10, 30))
 
 
 def test_R_PAT_2_change_to_cgp_mid_course_brings_cgp_requirements_but_no_lead_in(program):
