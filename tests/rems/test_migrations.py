@@ -91,9 +91,9 @@ def _backfill_case(app):
         "(2, 'a@x.org', 'patient', 'active', 'A', 'B', 'x', '2026-01-01', 0)",
         "INSERT INTO prescribers (id, user_id, npi, license_state, license_number, status, created_at) "
         "VALUES (1, 1, '1245319599', 'NY', 'L1', 'certified', '2026-01-01')",
-        "INSERT INTO patients (id, user_id, rems_id, name_key, first_name, last_name, date_of_birth, email, category, "
-        "prescriber_id, home_testing_enabled, created_at) VALUES (1, 2, 'R1', 'a|b', 'A', 'B', '2000-01-01', 'a@x.org', "
-        "'cannot_get_pregnant', 1, false, '2026-01-01')",
+        "INSERT INTO patients (id, user_id, rems_id, name_key, first_name, last_name, date_of_birth, email, "
+        "category, prescriber_id, home_testing_enabled, created_at) VALUES (1, 2, 'R1', 'a|b', 'A', 'B', "
+        "'2000-01-01', 'a@x.org', 'cannot_get_pregnant', 1, false, '2026-01-01')",
         "INSERT INTO courses (id, patient_id, enrolled_at, status, version) VALUES "
         "(1, 1, '2026-01-01T12:00:00+00:00', 'completed', 1), (2, 1, '2026-06-01T12:00:00+00:00', 'active', 1)",
         "INSERT INTO category_changes (id, patient_id, from_category, to_category, reason, recorded_at, "
