@@ -40,6 +40,7 @@ class Authorization(db.Model):
 
     pharmacy = relationship("Pharmacy")
     patient = relationship("Patient")
+    course = relationship("Course", viewonly=True)  # read by dispensing.dispense_stop (R-PT-4)
     prescriber = relationship("Prescriber")
 
 

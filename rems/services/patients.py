@@ -10,10 +10,12 @@ from rems.errors import ApiError
 from rems.extensions import db
 from rems.ids import is_digits
 from rems.models import (
+    Authorization,
     CategoryChange,
     ContraceptionRecord,
     Course,
     Patient,
+    PharmacyMember,
     PregnancyCase,
     PregnancyTest,
     User,
@@ -241,6 +243,18 @@ def _report_pregnancy(user: User, patient: Patient, course: Course, test: Pregna
             f"{patient.rems_id}. Treatment has stopped and a pregnancy registry case (#{case.id}) is open.")
     for recipient in [patient.prescriber.user, *admins]:
         notify.notify(recipient, "pregnancy_reported", "Pregnancy reported", text, subject_key=f"case:{case.id}")
+    # R-PT-4 "ends treatment at once": an RMA issued before the test must not be filled any more; the
+    # pharmacy that holds it is told (GET /authorizations/{rma} answers dispense_allowed false)
+    open_rmas = db.session.execute(select(Authorization).where(
+        Authorization.course_id == course.id, Authorization.status == "authorized",
+        Authorization.do_not_dispense_after >= today())).scalars().all()
+    for rma in open_rmas:
+        members = db.session.execute(select(User).join(PharmacyMember, PharmacyMember.user_id == User.id).where(
+            PharmacyMember.pharmacy_id == rma.pharmacy_id, PharmacyMember.active, User.status == "active")).scalars()
+        stop = (f"Do not dispense RMA {rma.rma} (patient {patient.rems_id}): a positive pregnancy test was "
+                f"recorded and treatment has stopped.")
+        for member in members:
+            notify.notify(member, "rma_stopped", f"Do not dispense RMA {rma.rma}", stop)
 
 
 def set_home_testing(user: User, patient: Patient, data: dict) -> Patient:

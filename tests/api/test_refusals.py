@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from tests.api.helpers import codes, count_rows
 
 CGP, CCGP = "can_get_pregnant", "cannot_get_pregnant"
@@ -297,6 +299,32 @@ def test_r_pt_4_pregnancy_reported(api, practice):
     ).get_json()
     assert closed["reason"] == "outcome recorded"
     assert api.call("POST", path, as_=practice.admin, json={"reason": "again"}).status_code == 409
+
+
+def test_r_pt_4_a_positive_test_stops_an_rma_already_issued(api, practice, go):
+    """R-PT-4 "ends treatment at once": an RMA issued before the positive test must not be filled;
+    GET /authorizations/{rma} says so and the pharmacy's pharmacists are told."""
+    from rems.extensions import db
+    from rems.models import Notification, User
+
+    p = _cgp_first_rma(api, practice, go)  # RMA on day 20, window day 20..26
+    rma = db.session.execute(sa.text("SELECT rma FROM authorizations")).scalar()
+    before = api.call("GET", f"/authorizations/{rma}", as_=practice.pharmacist, expect=200).get_json()
+    assert before["status"] == "authorized" and before["dispense_allowed"] is True
+    assert before["dispense_stop_reason"] is None
+    go(22)
+    api.test(p, "monthly", 22, result="positive")
+    after = api.call("GET", f"/authorizations/{rma}", as_=practice.pharmacist, expect=200).get_json()
+    assert after["status"] == "authorized" and after["dispense_allowed"] is False
+    assert "pregnancy was reported" in after["dispense_stop_reason"]
+    pharmacist = db.session.execute(sa.select(User).where(User.email == practice.pharmacist)).scalar_one()
+    note = db.session.execute(sa.select(Notification).where(Notification.user_id == pharmacist.id,
+                                                            Notification.kind == "rma_stopped")).scalar_one()
+    assert note.title == f"Do not dispense RMA {rma}" and p.rems_id in note.body
+    # past its last day an RMA may not be filled either
+    go(30)
+    expired = api.call("GET", f"/authorizations/{rma}", as_=practice.pharmacist, expect=200).get_json()
+    assert expired["dispense_allowed"] is False
 
 
 def test_r_end_1_treatment_ended(api, practice):

@@ -8,6 +8,7 @@ import secrets
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from rems.errors import ApiError
@@ -105,6 +106,8 @@ def _recent(user, limit=50):
         db.session.execute(
             select(Authorization)
             .where(Authorization.pharmacy_id.in_(ids))
+            .options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
+                     joinedload(Authorization.course))
             .order_by(Authorization.recorded_at.desc(), Authorization.id.desc())
             .limit(limit)
         )
