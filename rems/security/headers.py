@@ -32,8 +32,14 @@ def security_headers(response):
         h["Pragma"] = "no-cache"
     if current_app.config.get("REMS_ENV") == "production":
         h["Strict-Transport-Security"] = HSTS
-    if response.status_code == 429 and "Retry-After" not in h:
-        h["Retry-After"] = str(max(1, int(g.get("rems_retry_after", DEFAULT_RETRY_AFTER))))
+    if response.status_code == 429:
+        # an account lockout's own wait wins over the address limiter's header, so the header and
+        # the problem body's retry_after agree
+        seconds = g.get("rems_retry_after")
+        if seconds is not None or "Retry-After" not in h:
+            h["Retry-After"] = str(max(1, int(seconds or DEFAULT_RETRY_AFTER)))
+    elif response.status_code < 300:
+        h.pop("Retry-After", None)  # Flask-Limiter puts one on every limited response, successes too
     return response
 
 
