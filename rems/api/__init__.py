@@ -30,6 +30,7 @@ class EndpointDoc:
     query: dict | None
     status: int
     raw_body: str | None = None
+    headers: dict | None = None  # optional request headers: name -> (max length, description)
 
 
 ENDPOINTS: list[EndpointDoc] = []
@@ -84,7 +85,8 @@ def json_body() -> dict:
 
 
 def endpoint(method: str, rule: str, *, action: str | None, summary: str, body: dict | None = None,
-             query: dict | None = None, status: int = 200, raw_body: str | None = None):
+             query: dict | None = None, status: int = 200, raw_body: str | None = None,
+             headers: dict | None = None):
     """Register an API view. `action` None marks an open endpoint; otherwise policy decides roles."""
 
     def deco(fn):
@@ -103,7 +105,8 @@ def endpoint(method: str, rule: str, *, action: str | None, summary: str, body: 
             return fn(**kwargs)
 
         bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])
-        ENDPOINTS.append(EndpointDoc(method, rule, fn.__name__, summary, action, body, query, status, raw_body))
+        ENDPOINTS.append(EndpointDoc(method, rule, fn.__name__, summary, action, body, query, status, raw_body,
+                                     headers))
         return view
 
     return deco
@@ -118,6 +121,9 @@ def openapi_document() -> dict:
         if ep.query:
             params += [{"name": k, "in": "query", "required": v.required, "schema": json_schema(v)}
                        for k, v in ep.query.items()]
+        params += [{"name": k, "in": "header", "required": False, "description": text,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": length}}
+                   for k, (length, text) in (ep.headers or {}).items()]
         op: dict = {"operationId": ep.name, "summary": ep.summary, "parameters": params,
                     "responses": {str(ep.status): {"description": "Success"},
                                   "default": {"description": "Problem",

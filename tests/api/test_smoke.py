@@ -8,6 +8,9 @@ def test_openapi(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
     assert "/api/v1/authorizations" in doc["paths"]
+    # api.md: POST /authorizations takes an optional Idempotency-Key header
+    params = doc["paths"]["/api/v1/authorizations"]["post"]["parameters"]
+    assert [(p["name"], p["in"], p["required"]) for p in params] == [("Idempotency-Key", "header", False)]
 
 
 def test_login_as_each_role(client, login_as):

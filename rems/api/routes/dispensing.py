@@ -20,7 +20,9 @@ def eligibility(query):
 
 
 @endpoint("POST", "/authorizations", action="dispense.check", summary="Obtain a dispense authorization (RMA)",
-          body=AUTHORIZE, status=201)
+          body=AUTHORIZE, status=201,
+          headers={"Idempotency-Key": (200, "Replaying the same key and body answers as the first request did; "
+                                            "the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.")})
 def authorize(body):
     status, payload = dispensing.authorize(g.user, body, request.headers.get("Idempotency-Key"))
     resp = jsonify(payload)
