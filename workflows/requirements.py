@@ -130,8 +130,10 @@ def _attestation(ctx: Context) -> Check:  # R-ATT-1, R-ATT-2
 def test_earliest(ctx: Context) -> tuple[date, str]:
     """The first specimen date that can count for this cycle's test, and why (R-CYC-4, R-PT-2, R-CON-2)."""
     cyc, program, why = ctx.cycle, ctx.program, ""
-    # R-CYC-1 [D]: a test older than a window's length would be entered after its window closed
-    earliest = max(cyc.start_date, cyc.earliest_test_date, ctx.today - days(program.cgp_window_days - 1))
+    # R-CYC-1: in the first cycle a test collected before enrollment counts too; [D] a test older than a
+    # window's length would be entered after its window closed
+    start = cyc.start_date if cyc.number > 1 else date.min
+    earliest = max(start, cyc.earliest_test_date, ctx.today - days(program.cgp_window_days - 1))
     if cyc.follows_missed is not None and program.missed_window_lockout_days:
         why = (
             f" (after the window missed on {short(cyc.follows_missed.closes)} there is a "

@@ -119,6 +119,22 @@ def test_R_CON_2_the_latest_record_documents_the_start_even_when_it_moves_it_ear
     assert "Oct 31" in dict((r.code, r.message) for r in s.reasons)["CONTRACEPTION_LEAD_IN_INCOMPLETE"]
 
 
+def test_R_CYC_1_first_cycle_guidance_allows_a_confirmation_test_collected_before_enrollment(program):
+    # enrolled Nov 26 with screening Nov 1 and abstinence since Oct 20: a confirmation test collected
+    # Nov 20 (screening + 19, lead-in done Nov 19) counts in the first cycle, so that is the date to say
+    p = (patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
+         .contraception("2026-10-20", recorded="2026-11-26").test("screening", "2026-11-01", recorded="2026-11-26")
+         .build())
+    s = evaluate_patient(p, program, at("2026-11-26T20:00"))
+    assert ("Record a negative confirmation pregnancy test (medical setting) collected on or after Nov 20."
+            in [r.message for r in s.reasons])
+    done = (patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
+            .contraception("2026-10-20", recorded="2026-11-26").test("screening", "2026-11-01", recorded="2026-11-26")
+            .test("confirmation", "2026-11-20", recorded="2026-11-26T18:00").attest("2026-11-26").build())
+    assert evaluate_patient(done, program, at("2026-11-26T20:00")).window == Window(date(2026, 11, 20),
+                                                                                 date(2026, 11, 26))
+
+
 def test_R_CON_2_lead_in_incomplete_before_any_test(program):
     p = (
         patient()
