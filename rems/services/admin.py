@@ -1,9 +1,9 @@
 """Administrator services (R-ADMIN-1)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from rems.clock import now
+from rems.clock import now, program
 from rems.errors import ApiError
 from rems.extensions import db
 from rems.ids import parse_id
@@ -40,6 +40,12 @@ def save_question(user: User, question_id, data: dict) -> dict:
         q.updated_at = now()
         db.session.add(q)
         db.session.flush()
+        active = db.session.execute(select(func.count()).select_from(ComprehensionQuestion)
+                                    .where(ComprehensionQuestion.active)).scalar()
+        needed = program().comprehension_questions_per_cycle
+        if not q.active and active < needed:  # R-ATT-1: every cycle asks this many questions
+            raise ApiError.field("active", f"at least {needed} questions must stay active: each monthly "
+                                           f"attestation asks {needed}", code="CONFLICT", status=409)
         after = serialize_question(q, with_answers=True)
         audit.record("question.saved", "comprehension_question", q.id, before=before, after=after, actor=user)
     return after

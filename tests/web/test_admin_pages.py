@@ -184,6 +184,22 @@ def test_question_editor_round_trip(web, factory):
     assert "Reactivate" in text(web.get("/admin/questions"))
 
 
+def test_the_bank_keeps_enough_active_questions_r_att_1(web, factory):
+    """R-ATT-1: every monthly attestation asks the cycle's questions; deactivating the bank below
+    that many is refused (it left a patient's monthly page with no question at all)."""
+    web.sign_in(factory.admin())
+    needed = 3
+    active = [q for q in admin.list_questions() if q["active"]]
+    for q in active[:-needed]:
+        assert web.post(f"/admin/questions/{q['id']}/active").status_code == 302
+    last = active[-needed]
+    page = text(web.post(f"/admin/questions/{last['id']}/active", follow_redirects=True))
+    assert f"Question {last['id']} stays active: at least {needed} questions must stay active" in page
+    db.session.expire_all()
+    assert db.session.get(ComprehensionQuestion, int(last["id"])).active is True
+    assert sum(q["active"] for q in admin.list_questions()) == needed
+
+
 def test_question_editor_errors_keep_typed_values(web, factory):
     web.sign_in(factory.admin())
     typed = {

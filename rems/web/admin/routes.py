@@ -140,8 +140,14 @@ def question_active(question_id):
     if ActionForm().validate_on_submit():
         body = {k: existing[k] for k in ("text", "explanation", "choices")}
         body["active"] = not existing["active"]
-        admin.save_question(_user(), question_id, body)
-        flash(f"Question {question_id} {'reactivated' if body['active'] else 'deactivated'}.", "success")
+        try:
+            admin.save_question(_user(), question_id, body)
+        except ApiError as err:
+            if err.status != 409:
+                raise
+            flash(f"Question {question_id} stays active: {err.errors[0]['message']}.", "error")
+        else:
+            flash(f"Question {question_id} {'reactivated' if body['active'] else 'deactivated'}.", "success")
     else:
         flash("The form expired; try again.", "error")
     return redirect(url_for(".questions"))
