@@ -82,6 +82,9 @@ def enroll(user: User, data: dict) -> tuple[Patient, str | None]:
                                                        Patient.date_of_birth == data["date_of_birth"])
                                  ).scalar_one_or_none()
         if dup is not None:
+            if dup.prescriber_id == user.prescriber.id:  # e.g. the enrollment form sent twice
+                raise ApiError(409, "DUPLICATE_PATIENT", f"{dup.first_name} {dup.last_name} is already enrolled "
+                               f"in your care (REMS ID {dup.rems_id}).", rems_id=dup.rems_id)
             if not data.get("transfer"):
                 raise ApiError(409, "DUPLICATE_PATIENT", "A patient with this name and date of birth is already "
                                "enrolled. If they are moving to your care, enroll again with transfer.")

@@ -237,6 +237,22 @@ def test_duplicate_patient_offers_transfer(web, factory):
     assert patient.prescriber_id == second.id
 
 
+def test_sending_the_enrollment_again_opens_the_patient_and_transfers_nothing(web, factory):
+    """A reloaded confirmation page posts the form again: it used to answer 'duplicate, tick transfer'
+    and then 'transferred to your care' (an audit entry moving the patient from you to you)."""
+    pres = factory.prescriber()
+    web.sign_in(pres.user)
+    assert web.post("/prescriber/patients/new", ENROLL).status_code == 201
+    patient = db.session.execute(select(Patient).where(Patient.email == ENROLL["email"])).scalar_one()
+    again = web.post("/prescriber/patients/new", ENROLL)
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/prescriber/patients/{patient.rems_id}")
+    page = text(web.get(again.headers["Location"]))
+    assert f"is already enrolled in your care (REMS ID {patient.rems_id})" in page
+    web.post("/prescriber/patients/new", dict(ENROLL, transfer="y"))
+    transfers = db.session.execute(select(AuditEntry).where(AuditEntry.action == "patient.transferred")).all()
+    assert transfers == []
+
+
 def test_uncertified_prescriber_cannot_enroll(web, factory):
     web.sign_in(factory.prescriber(certified=False).user)
     resp = web.post("/prescriber/patients/new", ENROLL)

@@ -127,6 +127,9 @@ def enroll():
         try:
             patient, code = patients.enroll(_user(), data)
         except ApiError as err:
+            if err.code == "DUPLICATE_PATIENT" and err.extra.get("rems_id"):  # already this prescriber's
+                flash(err.detail, "info")  # (a reloaded confirmation page sends the form again)
+                return redirect(url_for(".patient", rems_id=err.extra["rems_id"]))
             duplicate = err.code == "DUPLICATE_PATIENT"
             place_error(form, err)
         else:
