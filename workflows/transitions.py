@@ -52,11 +52,11 @@ def _clinical_date(name: str) -> Guard:
             return _no("VALIDATION_ERROR", f"{name} must be a date.", name)
         problem = clinical_date_problem(value, ctx.today, ctx.program)
         if problem == "DATE_IN_FUTURE":
-            return _no(problem, f"{short(value)} is in the future.", name)
+            return _no(problem, f"{short(value)}, {value.year} is in the future.", name)
         if problem == "DATE_TOO_OLD":
             return _no(
                 problem,
-                f"{short(value)} is more than {ctx.program.clinical_date_max_age_days} days ago.",
+                f"{short(value)}, {value.year} is more than {ctx.program.clinical_date_max_age_days} days ago.",
                 name,
             )
         return None
@@ -176,7 +176,7 @@ def _signed_on(ctx: Context, p: dict) -> Verdict | None:
     if not isinstance(value, date) or isinstance(value, datetime):
         return _no("VALIDATION_ERROR", "signed_on must be a date.", "signed_on")
     if value > ctx.today:  # R-TIME-2
-        return _no("DATE_IN_FUTURE", f"{short(value)} is in the future.", "signed_on")
+        return _no("DATE_IN_FUTURE", f"{short(value)}, {value.year} is in the future.", "signed_on")
     return None
 
 

@@ -72,6 +72,9 @@ def test_R_TIME_2_clinical_dates_not_in_future_nor_older_than_365_days(program):
         "record_contraception", p, program, now, start_date=date(2025, 10, 20), forms=("iud", "male_condom")
     )
     assert (v.code, v.field) == ("DATE_TOO_OLD", "start_date")
+    assert v.message == "Oct 20, 2025 is more than 365 days ago."  # the year: "Oct 20" alone misleads
+    v = check_transition("record_visit", p, program, now, visit_date=date(2030, 1, 1), counseled=True)
+    assert v.message == "Jan 1, 2030 is in the future."
     assert (
         check_transition("end_treatment", p, program, now, last_dose_date=date(2026, 10, 22)).code
         == "DATE_IN_FUTURE"
