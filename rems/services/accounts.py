@@ -32,6 +32,9 @@ def authenticate(email: str, password: str) -> User:
         with unit_of_work():
             audit.record("auth.failed", "user", user.id if user else None,
                          after={"email": email[:254]}, actor=user)
+        if password_ok and user.status == "suspended":  # the password proved who is asking: say why
+            raise ApiError(403, "ACCOUNT_SUSPENDED", "This account is suspended. Contact the REMS program "
+                                                     "administrator.")
         raise ApiError(401, "INVALID_CREDENTIALS", "The email or password is not correct.")
     limits.note_success(user)
     return user

@@ -69,10 +69,13 @@ def test_unknown_email_and_wrong_password_answer_alike(client, factory):
     suspended.user.status = "suspended"
     db.session.commit()
     answers = [_sign_in(client, user.email, WRONG), _sign_in(client, "nobody@example.org", WRONG),
-               _sign_in(client, suspended.user.email, PASSWORD)]
+               _sign_in(client, suspended.user.email, WRONG)]
     assert {r.status_code for r in answers} == {401}
     assert len({r.get_data() for r in answers}) == 1
     assert answers[0].get_json()["code"] == "INVALID_CREDENTIALS"
+    # only the right password learns that the account is suspended (and nothing else does)
+    right = _sign_in(client, suspended.user.email, PASSWORD)
+    assert right.status_code == 403 and right.get_json()["code"] == "ACCOUNT_SUSPENDED"
 
 
 def test_unknown_email_and_wrong_password_do_the_same_hashing_work(app, client, factory, monkeypatch):

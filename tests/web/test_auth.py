@@ -173,6 +173,18 @@ def test_suspended_user_is_signed_out(web, factory):
     assert web.get("/patient").status_code == 302
 
 
+def test_a_suspended_user_with_the_right_password_is_told_the_account_is_suspended(web, factory, client):
+    user = factory.patient().user
+    user.status = "suspended"
+    db.session.commit()
+    resp = web.post("/sign-in", {"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 403 and "This account is suspended" in text(resp)
+    wrong = web.post("/sign-in", {"email": user.email, "password": "not the right password"})
+    assert wrong.status_code == 400 and "The email or password is not correct." in text(wrong)
+    api = client.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD})
+    assert api.status_code == 403 and api.get_json()["code"] == "ACCOUNT_SUSPENDED"
+
+
 def test_csrf_is_enforced_on_forms(web, factory, app):
     assert app.config.get("WTF_CSRF_ENABLED", True)
     user = factory.prescriber().user

@@ -27,9 +27,11 @@ def sign_in():
         try:
             user = accounts.authenticate(form.email.data, form.password.data)
         except ApiError as err:
-            if err.status not in (401, 429):
+            if err.status not in (401, 403, 429):
                 raise
             form.form_errors.append(err.detail)
+            if err.status == 403:  # suspended (the password was right)
+                status = 403
             if err.status == 429:  # locked out: a real 429 (rems.security.headers adds Retry-After)
                 status = 429
         else:
