@@ -50,6 +50,19 @@ def wants_json() -> bool:
         request.accept_mimetypes.best == "application/json")
 
 
+def _has_get(path: str) -> bool:
+    from flask import current_app
+    from werkzeug.exceptions import HTTPException as _Miss
+
+    try:
+        current_app.url_map.bind("localhost").match(path, method="GET")
+    except _Miss:
+        return False
+    except Exception:  # a routing redirect or anything else: do not guess  # noqa: BLE001
+        return False
+    return True
+
+
 def init_app(app):
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
@@ -58,6 +71,31 @@ def init_app(app):
             return problem(err.status, err.code, err.detail, err.errors, **err.extra)
         return render_template("errors/error.html", status=err.status, title=TITLES.get(err.status, "Error"),
                                detail=err.detail), err.status
+
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(err: CSRFError):
+        """A web form whose session ended (signed out in another tab, timed out) or whose page is
+        stale: say so in words, and send a signed-out user to sign in and back to the page."""
+        from flask import flash, redirect, url_for
+        from flask_login import current_user
+
+        from rems.web.helpers import safe_next
+
+        db.session.rollback()
+        if wants_json():
+            return problem(400, "BAD_REQUEST", err.description)
+        if not current_user.is_authenticated and request.blueprint != "auth":
+            flash("Your session had ended, so the form was not sent. Sign in and fill it in again.", "warning")
+            back = request.path if _has_get(request.path) else None  # the page the form was on, if it has one
+            return redirect(url_for("auth.sign_in", next=safe_next(back)) if back else url_for("auth.sign_in"))
+        if request.blueprint == "auth":  # the sign-in and activation pages themselves
+            return render_template("errors/error.html", status=400, title=TITLES[400],
+                                   detail=err.description), 400
+        return render_template("errors/error.html", status=400, title="This form has expired",
+                               detail="The page was open too long or was sent twice, so nothing was saved. "
+                                      "Go back, reload the page and send the form again."), 400
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

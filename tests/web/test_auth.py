@@ -185,6 +185,27 @@ def test_a_suspended_user_with_the_right_password_is_told_the_account_is_suspend
     assert api.status_code == 403 and api.get_json()["code"] == "ACCOUNT_SUSPENDED"
 
 
+def test_a_form_sent_after_signing_out_elsewhere_leads_back_through_sign_in(web, factory):
+    """Filled in one tab, signed out in another, then sent: it used to be 'Error 400 · The CSRF
+    tokens do not match'. Nothing is saved, the user is told why and comes back to the page."""
+    pres = factory.prescriber()
+    web.sign_in(pres.user)
+    token = web.token()
+    form = web.get("/prescriber/patients/new").get_data(as_text=True)
+    assert "Enroll a patient" in form
+    web.sign_out()
+    resp = web.client.post("/prescriber/patients/new", data={
+        "csrf_token": token, "first_name": "Nora", "last_name": "Late", "date_of_birth": "2001-02-03",
+        "email": "nora.late@example.org", "category": "cannot_get_pregnant"})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/sign-in?next=/prescriber/patients/new"
+    page = text(web.get(resp.headers["Location"]))
+    assert "Your session had ended, so the form was not sent." in page
+    from rems.models import Patient
+
+    assert db.session.execute(select(Patient).where(Patient.email == "nora.late@example.org")).first() is None
+
+
 def test_csrf_is_enforced_on_forms(web, factory, app):
     assert app.config.get("WTF_CSRF_ENABLED", True)
     user = factory.prescriber().user
