@@ -49,7 +49,8 @@ def test_checklist_with_countdown_in_plain_words(web, factory):
     left = program().cgp_window_days - 1 - 2
     closes = today() + timedelta(days=left)
     weekday = f"{closes:%A}, {closes:%b} {closes.day}"
-    assert f"Your pharmacy can fill your prescription until {weekday}" in page
+    # a step is missing: the date is the deadline for the steps, not a promise of a fill
+    assert f"Finish the steps below by {weekday}" in page and "can fill your prescription" not in page
     assert f"{left} days left." in page
     assert "To do: This month's questions and birth control confirmation" in page
     assert "Done: Informed consent" in page
@@ -57,6 +58,7 @@ def test_checklist_with_countdown_in_plain_words(web, factory):
     scenarios.attest(patient)
     page = text(web.get("/patient"))
     assert "You're all set for this month" in page
+    assert f"Your pharmacy can fill your prescription until {weekday}" in page
 
 
 def test_consent_wrong_password_is_a_form_message(web, factory):

@@ -45,8 +45,9 @@ def _me():
     return current_user._get_current_object()
 
 
-def countdown_sentence(window: dict | None) -> tuple[str | None, int | None]:
-    """'Your pharmacy can fill your prescription until Tuesday, Dec 2' and the days left."""
+def countdown_sentence(window: dict | None, eligible: bool = True) -> tuple[str | None, int | None]:
+    """'Your pharmacy can fill your prescription until Tuesday, Dec 2' and the days left; while
+    steps are still missing, the date they must be done by."""
     if not window:
         return None, None
     opens, closes = window["opens"], window["closes"]
@@ -57,6 +58,9 @@ def countdown_sentence(window: dict | None) -> tuple[str | None, int | None]:
         return (
             f"Your pharmacy can fill your prescription from {long_date(opens)} until {long_date(closes)}."
         ), None
+    if not eligible:
+        return (f"Finish the steps below by {long_date(closes)}: after that, this month's window closes "
+                f"and this month's steps must be done again."), left
     return f"Your pharmacy can fill your prescription until {long_date(closes)}.", left
 
 
@@ -77,7 +81,7 @@ def index():
         if not r["met"] and r["code"] in ACTIONS:
             item["action"] = ACTIONS[r["code"]]
         items.append(item)
-    sentence, left = countdown_sentence(st["window"])
+    sentence, left = countdown_sentence(st["window"], st["eligible"])
     return render_template(
         "patient/index.html", st=st, items=items, sentence=sentence, days_left=left, unread=unread
     )
