@@ -143,6 +143,8 @@ def test_bad_input_keeps_values_and_shows_messages(web, factory):
         },
     )
     assert resp.status_code == 400 and "Enter the days' supply to get an authorization" in text(resp)
+    # R-PRES-1: a mistyped NPI (wrong check digit) is named as such, not refused as "not certified"
+    assert "This NPI's check digit is wrong" in text(resp)
     resp = web.post("/pharmacy", _form_for_other_pharmacy(ph))
     assert resp.status_code == 400  # a pharmacy that is not one of the user's memberships
 

@@ -12,8 +12,17 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
+from rems.services.practice import npi_valid
 from rems.web.auth.forms import REQUIRED, email_field, name_field
 
 
@@ -36,6 +45,13 @@ class DispenseForm(FlaskForm):
             Regexp(r"^\s*[0-9]{10}\s*$", message="An NPI has 10 digits"),
         ],
     )
+
+    def validate_prescriber_npi(self, field):
+        """R-PRES-1: a mistyped NPI fails its check digit; say so rather than 'not certified'."""
+        value = (field.data or "").strip()
+        if len(value) == 10 and value.isdigit() and not npi_valid(value):
+            raise ValidationError("This NPI's check digit is wrong: check the number on the prescription")
+
     days_supply = IntegerField(
         "Days' supply",
         validators=[
