@@ -62,6 +62,7 @@ class Page:
 
 def _paginate(stmt, page: int, per_page: int = PER_PAGE) -> Page:
     total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    page = min(page, max(1, -(-total // per_page)))  # past the end: the last page, not "page 99999 of 5"
     items = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).scalars().all()
     return Page(items, page, total, per_page)
 

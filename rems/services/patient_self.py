@@ -99,10 +99,11 @@ def attest(user: User, data: dict):
                          after={"incorrect": incorrect, "cycle": st.cycle_number}, actor=user)
         left = max(0, st.attestation_attempts_left - 1)
         explanations = [{"id": str(q.id), "explanation": q.explanation} for q in questions if str(q.id) in incorrect]
+        wrong = f"{len(incorrect)} answer{'s are' if len(incorrect) != 1 else ' is'} not correct."
         raise ApiError(422, "COMPREHENSION_FAILED",
-                       "Some answers are not correct. Read the explanations and try again."
-                       if left else "Some answers are not correct. Your prescriber must counsel you again "
-                       "before you can retry.", incorrect=incorrect, attempts_left=left, explanations=explanations)
+                       f"{wrong} Read the explanations and try again."
+                       if left else f"{wrong} Your prescriber must counsel you again before you can retry.",
+                       incorrect=incorrect, attempts_left=left, explanations=explanations)
     with unit_of_work():
         course = current_course(patient, lock=True)
         att = Attestation(course_id=course.id, cycle_number=st.cycle_number,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -240,6 +241,10 @@ def test_audit_log_filters_pages_and_verifies_r_aud_1(web, factory):
     assert "No entry matches." not in text(web.get(f"/admin/audit?from={today().isoformat()}&to=bad&page=x"))
     page2 = web.get("/admin/audit?page=2")
     assert page2.status_code == 200
+    # past the end: the last page (it said "Page 99999 of 5" over an empty table)
+    last = text(web.get("/admin/audit?page=99999"))
+    pages = re.search(r"Page (\d+) of (\d+)", last)
+    assert "No entry matches." not in last and (pages is None or pages.group(1) == pages.group(2))
 
     ok = web.post("/admin/audit/verify")
     assert ok.status_code == 200 and "The chain is intact" in text(ok)

@@ -116,7 +116,8 @@ def test_monthly_wrong_answers_show_explanations_and_attempts_left(web, factory)
     )
     assert resp.status_code == 400
     page = text(resp)
-    assert f"{len(questions)} answers are not correct" in page
+    assert f"{len(questions)} answers are not correct. Read the explanations and try again." in page
+    assert "Some answers are not correct" not in page  # said once (it read "3 answers are not correct. Some...")
     assert "Tries left: 2" in page
     for q in questions:
         assert q.explanation in page

@@ -145,7 +145,7 @@ def reverse(rma):
             apply_api_error(form, err)
         else:
             flash(
-                f"RMA {row.rma} is reversed. The patient's cycle is open again if the window has not closed.",
+                f"{row.rma} was reversed. The patient's cycle is open again if the window has not closed.",
                 "success",
             )
             return redirect(url_for("pharmacist.rmas"))
