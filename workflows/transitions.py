@@ -83,11 +83,11 @@ def _contraception_valid(ctx: Context, p: dict) -> Verdict | None:  # R-CON-1
         )
     unknown = [f for f in forms if f not in program.primary_forms | program.secondary_forms]
     if unknown:
+        mini_pill = any("mini" in f or "progestin" in f for f in unknown)
         return _no(
             "CONTRACEPTION_INVALID",
-            f"Not an accepted form of contraception: "
-            f"{forms_phrase(tuple(unknown))} (the progestin-only "
-            f"mini-pill is not a primary form).",
+            f"Not an accepted form of contraception: {forms_phrase(tuple(unknown))}"
+            + (" (the progestin-only mini-pill is not a primary form)." if mini_pill else "."),
             "forms",
         )
     if len(forms) != 2 or forms[0] == forms[1]:

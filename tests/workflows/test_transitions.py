@@ -30,6 +30,12 @@ def test_R_CON_1_contraception_forms(program):
     ):
         v = check("record_contraception", p, program, forms=forms, **ok)
         assert (v.code, v.field) == ("CONTRACEPTION_INVALID", "forms"), forms
+    # the mini-pill note only where a mini-pill was named
+    mini = check("record_contraception", p, program, forms=("mini_pill", "male_condom"), **ok).message
+    assert mini == ("Not an accepted form of contraception: mini pill "
+                    "(the progestin-only mini-pill is not a primary form).")
+    other = check("record_contraception", p, program, forms=("spermicide_gel", "iud"), **ok).message
+    assert other == "Not an accepted form of contraception: spermicide gel."
     assert (
         check("record_contraception", p, program, forms=("iud", "male_condom"), abstinence=True, **ok).code
         == "CONTRACEPTION_INVALID"
