@@ -29,6 +29,18 @@ def npi_valid(npi: str) -> bool:
     return total % 10 == 0
 
 
+# USPS codes of the states, DC and the territories that license prescribers and pharmacies
+US_STATES = frozenset("""AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM
+NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP""".split())
+
+
+def _state(value: str, field: str) -> str:
+    state = value.strip().upper()
+    if state not in US_STATES:
+        raise ApiError.field(field, "is not a US state or territory code (like NY)")
+    return state
+
+
 def effective_status(obj) -> str:
     """pending | certified | suspended | revoked | expired (certification older than a year)."""
     if obj.status == "certified" and obj.certified_until is not None and obj.certified_until < today():
@@ -37,6 +49,7 @@ def effective_status(obj) -> str:
 
 
 def register_prescriber(data: dict) -> Prescriber:
+    state = _state(data["license_state"], "license_state")
     if not npi_valid(data["npi"]):
         raise ApiError.field("npi", "is not a valid NPI (10 digits with a valid check digit)", code="NPI_INVALID")
     with unit_of_work():
@@ -45,7 +58,7 @@ def register_prescriber(data: dict) -> Prescriber:
                            errors=[{"field": "npi", "message": "is already registered"}])
         user = accounts.new_user(data["email"], "prescriber", data["first_name"], data["last_name"],
                                  data["password"])
-        pres = Prescriber(user_id=user.id, npi=data["npi"], license_state=data["license_state"].upper(),
+        pres = Prescriber(user_id=user.id, npi=data["npi"], license_state=state,
                           license_number=data["license_number"], status="pending", created_at=now())
         db.session.add(pres)
         db.session.flush()
@@ -82,6 +95,7 @@ def pharmacy_by_ncpdp(ncpdp_id: str) -> Pharmacy | None:
 
 def register_pharmacy(data: dict) -> Pharmacy:
     """R-PHAR-1: the RSP registers the pharmacy; it stays pending until the RSP signs."""
+    state = _state(data["address"]["state"], "address.state")
     if not npi_valid(data["npi"]):
         raise ApiError.field("npi", "is not a valid NPI (10 digits with a valid check digit)", code="NPI_INVALID")
     with unit_of_work():
@@ -92,7 +106,7 @@ def register_pharmacy(data: dict) -> Pharmacy:
         user = accounts.new_user(rsp["email"], "pharmacist", rsp["first_name"], rsp["last_name"], rsp["password"])
         addr = data["address"]
         ph = Pharmacy(name=data["name"], ncpdp_id=data["ncpdp_id"], npi=data["npi"], address_line1=addr["line1"],
-                      city=addr["city"], state=addr["state"].upper(), zip=addr["zip"], status="pending",
+                      city=addr["city"], state=state, zip=addr["zip"], status="pending",
                       created_at=now())
         db.session.add(ph)
         db.session.flush()

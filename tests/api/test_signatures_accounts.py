@@ -117,3 +117,15 @@ def test_unknown_email_and_wrong_password_answer_alike(api, practice):
     )
     assert a.status_code == b.status_code == 401
     assert a.get_json() == b.get_json() and a.get_json()["code"] == "INVALID_CREDENTIALS"
+
+
+def test_r_pres_1_license_state_is_a_us_code(api):
+    """R-PRES-1 registration: the license state is a USPS state or territory code ('ZZ' was accepted)."""
+    from tests.api.helpers import PASSWORD as PW
+    from tests.api.helpers import _npi
+
+    body = {"email": "zz-doctor@example.org", "password": PW, "first_name": "Zed", "last_name": "Zone",
+            "npi": _npi(799001), "license_state": "ZZ", "license_number": "L-1"}
+    resp = api.call("POST", "/prescribers", json=body)
+    assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "license_state"
+    assert api.call("POST", "/prescribers", json=dict(body, license_state="pr")).status_code == 201

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 REQUIRED = "Enter this"
 
@@ -50,7 +50,15 @@ def email_field(label="Email address"):
     )
 
 
-STATE = [DataRequired("Enter the 2-letter state"), Regexp(r"^[A-Za-z]{2}$", message="Use 2 letters, like NY")]
+def _us_state(form, field):
+    from rems.services.practice import US_STATES
+
+    if (field.data or "").strip().upper() not in US_STATES:
+        raise ValidationError("Use a US state or territory code, like NY")
+
+
+STATE = [DataRequired("Enter the 2-letter state"), Regexp(r"^\s*[A-Za-z]{2}\s*$", message="Use 2 letters, like NY"),
+         _us_state]
 NPI = [DataRequired("Enter the 10-digit NPI"), Regexp(r"^[0-9]{10}$", message="An NPI has 10 digits")]
 
 
