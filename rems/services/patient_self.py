@@ -89,6 +89,9 @@ def attest(user: User, data: dict):
     signatures.check_password(user, data["signature"]["password"])
     questions = cycle_questions(st.comprehension_cycle_key)
     answers = {str(k): str(v) for k, v in data["answers"].items()}
+    asked = {str(q.id) for q in questions}
+    if set(answers) - asked:  # answers to questions this month did not ask (the attempt is not used up)
+        raise ApiError.field("answers", f"answer this month's questions only (ids {', '.join(sorted(asked))})")
     incorrect = [str(q.id) for q in questions
                  if not any(c["correct"] and c["id"] == answers.get(str(q.id)) for c in q.choices)]
     if incorrect:

@@ -220,6 +220,22 @@ def test_r_att_1_attestation_required(api, practice):
     _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"ATTESTATION_REQUIRED"})
 
 
+def test_r_att_1_answers_to_questions_not_asked_are_refused(api, practice):
+    """R-ATT-1: the cycle's questions; an answer to another question id is a 422 on `answers` and
+    uses up no attempt (it was accepted before)."""
+    p = api.enroll(practice.prescriber, CGP)
+    api.contraception(p, -40)
+    questions = api.call("GET", "/me/comprehension", as_=p.email, expect=200).get_json()["questions"]
+    key = api.correct_answers(practice.admin)
+    answers = {q["id"]: key[q["id"]] for q in questions}
+    other = next(qid for qid in key if qid not in answers)
+    resp = api.call("POST", "/me/attestations", as_=p.email, json={
+        "answers": {**answers, other: key[other]}, "contraception": {"forms": ["iud", "male_condom"]},
+        "signature": api.sig()})
+    assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "answers"
+    assert api.attest(p, practice.admin).status_code == 201
+
+
 def test_r_att_2_three_failures_need_new_counseling(api, practice):
     p = api.enroll(practice.prescriber, CGP)
     api.contraception(p, -40)
