@@ -267,8 +267,9 @@ def _no_open_rma(ctx: Context) -> Check:  # R-RMA-2
         issued = short(local_date(rma.recorded_at, ctx.program))
         return Check(
             False,
-            f"RMA {rma.rma} issued {issued} is valid "
-            f"until {short(rma.do_not_dispense_after)}; only one authorization per cycle.",
+            # no RMA number: any certified pharmacy can ask, and the number is the issuing pharmacy's
+            f"An RMA issued {issued} is valid until {short(rma.do_not_dispense_after)}; only one "
+            f"authorization per cycle.",
         )
     return Check(True, f"Previous RMA {rma.rma} expired {short(rma.do_not_dispense_after)}.")
 

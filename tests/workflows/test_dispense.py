@@ -107,6 +107,9 @@ def test_R_RMA_2_already_authorized_while_window_open(program):
     p = patient().cgp_ready().rma("2026-10-21", "2026-10-26").build()
     d = decide_dispense(request(p), program, at("2026-10-22"))
     assert "ALREADY_AUTHORIZED" in d.codes and not d.allowed
+    # the date and validity, not the issuing pharmacy's RMA number (any pharmacy may ask)
+    assert ("An RMA issued Oct 21 is valid until Oct 26; only one authorization per cycle."
+            in [r.message for r in d.reasons])
     s = evaluate_patient(p, program, at("2026-10-22"))
     assert s.cycle_number == 2 and not s.eligible
 
