@@ -76,6 +76,8 @@ def enroll(user: User, data: dict) -> tuple[Patient, str | None]:
     _require_certified(user)
     if data["date_of_birth"] > today():  # program-local date (R-TIME-1), not the UTC one
         raise ApiError.field("date_of_birth", "cannot be in the future", code="DATE_IN_FUTURE")
+    if data["date_of_birth"].year < today().year - 120:  # a typo (1890 for 1990), not a patient
+        raise ApiError.field("date_of_birth", "is more than 120 years ago: check the year")
     key = name_key(data["first_name"], data["last_name"])
     with unit_of_work():
         dup = db.session.execute(select(Patient).where(Patient.name_key == key,

@@ -216,6 +216,8 @@ def test_enroll_errors_keep_typed_values(web, factory):
         and 'value="Nora"' in html
         and 'value="nora.quinn@example.org"' in html
     )
+    typo = web.post("/prescriber/patients/new", dict(ENROLL, date_of_birth="1890-01-01"))
+    assert typo.status_code == 422 and "is more than 120 years ago: check the year" in text(typo)
     missing = web.post("/prescriber/patients/new", dict(ENROLL, first_name="", category=""))
     assert missing.status_code == 422 and "Choose the patient&#39;s risk category" in missing.get_data(
         as_text=True
