@@ -30,11 +30,11 @@ class Context:
     def today(self) -> date:
         return local_date(self.now, self.program)
 
-    @property
+    @cached_property
     def is_cgp(self) -> bool:
-        return self.cycle.category == CGP  # R-PAT-2: the category in effect now
+        return self.cycles[-1].category == CGP  # R-PAT-2: the category in effect now
 
-    @property
+    @cached_property
     def cycle(self) -> Cycle:
         return self.cycles[-1]
 

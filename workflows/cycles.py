@@ -16,7 +16,6 @@ to an end that nobody could know of when they recorded.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -55,6 +54,7 @@ class Cycle:
     category: str = CGP  # in effect for this cycle's authorization (R-PAT-2)
     follows_missed: Window | None = None  # the previous cycle's missed window (R-CYC-4)
     last_rma: Authorization | None = None  # the course's latest RMA before this cycle (R-RMA-3)
+    refill_from: date | None = None  # refill_earliest(last_rma): the first day of the next fill
     earliest_test_date: date = date.min  # R-CYC-4 lockout
     visits: list[Visit] = field(default_factory=list)
     tests: list[PregnancyTest] = field(default_factory=list)
@@ -111,7 +111,9 @@ def closed_when_entered(record: Visit | PregnancyTest, program: Program) -> Wind
 
 def refill_earliest(rma: Authorization, program: Program) -> date:
     """R-RMA-3: first day on which the given fraction of the previous days' supply has elapsed."""
-    return local_date(rma.recorded_at, program) + days(math.ceil(program.refill_too_soon_fraction * rma.days_supply))
+    fraction = program.refill_too_soon_fraction
+    elapsed = -(-fraction.numerator * rma.days_supply // fraction.denominator)  # ceil, without Fraction objects
+    return local_date(rma.recorded_at, program) + days(elapsed)
 
 
 def test_problems(
@@ -128,8 +130,8 @@ def test_problems(
     problems: list[str] = []
     if closed_when_entered(test, program):
         problems.append("ENTERED_AFTER_WINDOW")
-    if cycle.last_rma is not None and (
-        window_from(test.specimen_date, program.cgp_window_days).closes < refill_earliest(cycle.last_rma, program)
+    if cycle.refill_from is not None and (
+        window_from(test.specimen_date, program.cgp_window_days).closes < cycle.refill_from
     ):
         problems.append("CLOSES_BEFORE_REFILL")
     if test.setting != "medical" and not (
@@ -207,6 +209,8 @@ class _Walk:
             category=self.category,
             follows_missed=follows_missed,
             last_rma=prev.rma or prev.last_rma,
+            # computed once per RMA, not per test (the walk asks for every test of the cycle)
+            refill_from=refill_earliest(prev.rma, self.program) if prev.rma is not None else prev.refill_from,
             earliest_test_date=max(start_date, earliest),
         )
 

@@ -18,7 +18,6 @@ from .cycles import (
     closed_when_entered,
     confirmation_earliest,
     lead_in_end,
-    refill_earliest,
     test_problems,
 )
 from .facts import Visit
@@ -139,8 +138,8 @@ def test_earliest(ctx: Context) -> tuple[date, str]:
             f" (after the window missed on {short(cyc.follows_missed.closes)} there is a "
             f"{program.missed_window_lockout_days}-day waiting period)"
         )
-    if cyc.last_rma is not None:  # R-RMA-3 [D]: the window must reach the first day of the next fill
-        fill = refill_earliest(cyc.last_rma, program)
+    if cyc.refill_from is not None:  # R-RMA-3 [D]: the window must reach the first day of the next fill
+        fill = cyc.refill_from
         limit = fill - days(program.cgp_window_days - 1)
         if limit > earliest:
             earliest, why = limit, (f" (its {program.cgp_window_days}-day window must reach {short(fill)}, "
@@ -211,7 +210,7 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                     )
                 )
             elif code == "CLOSES_BEFORE_REFILL":  # R-RMA-3 [D]
-                fill = refill_earliest(cyc.last_rma, program)
+                fill = cyc.refill_from
                 closes = window_from(test.specimen_date, program.cgp_window_days).closes
                 reasons.append(
                     Reason(
