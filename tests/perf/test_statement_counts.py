@@ -153,4 +153,5 @@ def test_main_page_statement_count(client, factory, crowded_practice, role):
     with counting() as statements:
         resp = web.get(url)
     assert resp.status_code == 200, resp.status_code
+    print(f"\n{role} main page: {len(statements)} statements")
     assert len(statements) <= PAGE_MAX, "\n".join(statements)
