@@ -102,6 +102,10 @@ def register_pharmacy(data: dict) -> Pharmacy:
         if pharmacy_by_ncpdp(data["ncpdp_id"]) is not None:
             raise ApiError(409, "NCPDP_TAKEN", "A pharmacy with this NCPDP ID is already registered.",
                            errors=[{"field": "ncpdp_id", "message": "is already registered"}])
+        if db.session.execute(select(Pharmacy.id).where(Pharmacy.npi == data["npi"])).first() is not None:
+            # each pharmacy location has its own NPI (type 2); a second registration is a mistake
+            raise ApiError(409, "NPI_TAKEN", "A pharmacy with this NPI is already registered.",
+                           errors=[{"field": "npi", "message": "is already registered"}])
         rsp = data["rsp"]
         user = accounts.new_user(rsp["email"], "pharmacist", rsp["first_name"], rsp["last_name"], rsp["password"])
         addr = data["address"]

@@ -129,3 +129,25 @@ def test_r_pres_1_license_state_is_a_us_code(api):
     resp = api.call("POST", "/prescribers", json=body)
     assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "license_state"
     assert api.call("POST", "/prescribers", json=dict(body, license_state="pr")).status_code == 201
+
+
+def test_r_phar_1_a_pharmacy_npi_registers_once(api):
+    """R-PHAR-1 registration: each pharmacy location has its own NPI; a second pharmacy with the
+    same NPI is a 409 on `npi` (it was accepted)."""
+    from tests.api.helpers import PASSWORD as PW
+    from tests.api.helpers import _npi
+
+    npi = _npi(899001)
+
+    def body(n):
+        return {"name": f"Twin {n}", "ncpdp_id": f"{7100000 + n}", "npi": npi,
+                "address": {"line1": "1 Main St", "city": "Troy", "state": "NY", "zip": "12180"},
+                "rsp": {"email": f"twin{n}@example.org", "password": PW, "first_name": "T", "last_name": "W",
+                        "license_number": f"T{n}"}}
+
+    assert api.call("POST", "/pharmacies", json=body(1)).status_code == 201
+    again = api.call("POST", "/pharmacies", json=body(2))
+    assert again.status_code == 409 and again.get_json()["errors"][0]["field"] == "npi"
+    bad_state = api.call("POST", "/pharmacies", json=dict(body(3), npi=_npi(899002),
+                                                          address={**body(3)["address"], "state": "ZZ"}))
+    assert bad_state.status_code == 422 and bad_state.get_json()["errors"][0]["field"] == "address.state"

@@ -238,7 +238,9 @@ def test_audit_log_filters_pages_and_verifies_r_aud_1(web, factory):
     assert "<code>prescriber.certified</code>" in by_actor and "<code>auth.signed_in</code>" not in by_actor
     tomorrow = (today() + timedelta(days=1)).isoformat()
     assert "No entry matches." in text(web.get(f"/admin/audit?from={tomorrow}"))
-    assert "No entry matches." not in text(web.get(f"/admin/audit?from={today().isoformat()}&to=bad&page=x"))
+    bad = text(web.get(f"/admin/audit?from={today().isoformat()}&to=bad&page=x"))
+    assert "No entry matches." not in bad
+    assert "To: not a date (use YYYY-MM-DD), so it was left out of the filter." in bad
     page2 = web.get("/admin/audit?page=2")
     assert page2.status_code == 200
     # past the end: the last page (it said "Page 99999 of 5" over an empty table)

@@ -156,10 +156,14 @@ def question_active(question_id):
 # ----- audit log --------------------------------------------------------------------------------
 def _render_audit(verification=None):
     page, filters = admin_queries.search_audit(request.args)
+    # a date the filter could not read is said, not silently dropped
+    bad_dates = [label for name, label in (("from", "From"), ("to", "To"))
+                 if (request.args.get(name) or "").strip() and not filters[name]]
     return render_template(
         "admin/audit.html",
         page=page,
         filters=filters,
+        bad_dates=bad_dates,
         actions=admin_queries.audit_actions(),
         emails=admin_queries.actor_emails(page.items),
         rems_ids=admin_queries.patient_ids(page.items),
