@@ -160,21 +160,24 @@ def _new_rma() -> str:
     return f"RMA{secrets.randbelow(10**10):010d}"
 
 
-def dispense_stop(a: Authorization) -> str | None:
-    """Why this RMA may not be filled now (None: it may): reversed (R-RMA-4), past its "do not
-    dispense after" day (R-RMA-1), or a pregnancy reported since it was issued (R-PT-4)."""
+def dispense_stop(a: Authorization) -> tuple[str, str] | None:
+    """Why this RMA may not be filled now, as (code, sentence); None: it may. Reversed (R-RMA-4),
+    a pregnancy reported since it was issued (R-PT-4), or past its "do not dispense after" day
+    (R-RMA-1)."""
     if a.status != "authorized":
-        return "The RMA was reversed."
+        return "REVERSED", "The RMA was reversed."
     if a.course.pregnancy_reported_at is not None:
-        return "A pregnancy was reported after this RMA was issued: treatment has stopped. Do not dispense."
+        return ("PREGNANCY_REPORTED",
+                "A pregnancy was reported after this RMA was issued: treatment has stopped. Do not dispense.")
     if a.do_not_dispense_after < program_today():
-        return f"The RMA expired after {a.do_not_dispense_after.isoformat()}."
+        return "EXPIRED", f"The RMA expired after {a.do_not_dispense_after.isoformat()}."
     return None
 
 
 def serialize(a: Authorization) -> dict:
     stop = dispense_stop(a)
-    return {"rma": a.rma, "status": a.status, "dispense_allowed": stop is None, "dispense_stop_reason": stop,
+    return {"rma": a.rma, "status": a.status, "dispense_allowed": stop is None,
+            "dispense_stop_reason": stop[1] if stop else None,
             "rems_id": a.patient.rems_id, "pharmacy_ncpdp_id": a.pharmacy.ncpdp_id,
             "prescriber_npi": a.prescriber.npi, "days_supply": a.days_supply, "quantity": a.quantity,
             "cycle": a.cycle_number, "issued_at": a.recorded_at.isoformat(),

@@ -99,11 +99,10 @@ _KINDS = (
 )
 
 
-def record_loads(path=None) -> list:
-    """Loader options for every record collection of Course (one SELECT ... IN per kind), under
-    `path` (e.g. `joinedload(Patient.courses)`) or on Course itself: the ORM side of `_KINDS`."""
-    return [(path.selectinload if path is not None else selectinload)(getattr(Course, kind.name))
-            for kind in _KINDS]
+def record_loads() -> list:
+    """Loader options for every record collection of Course (one SELECT ... IN per kind): the ORM
+    side of `_KINDS`."""
+    return [selectinload(getattr(Course, kind.name)) for kind in _KINDS]
 
 
 def prescriber_facts(p: Prescriber | None) -> f.PrescriberFacts | None:

@@ -90,7 +90,7 @@ def attest(user: User, data: dict):
     questions = cycle_questions(st.comprehension_cycle_key)
     answers = {str(k): str(v) for k, v in data["answers"].items()}
     asked = {str(q.id) for q in questions}
-    if set(answers) - asked:  # answers to questions this month did not ask (the attempt is not used up)
+    if set(answers) - asked:  # R-ATT-1: this cycle's questions only (the attempt is not used up)
         raise ApiError.field("answers", f"answer this month's questions only (ids {', '.join(sorted(asked))})")
     incorrect = [str(q.id) for q in questions
                  if not any(c["correct"] and c["id"] == answers.get(str(q.id)) for c in q.choices)]

@@ -127,7 +127,8 @@ def _rmas_page(rows, failed=None, status=200):
     forms = {a.rma: ReverseForm(prefix=a.rma, formdata=None) for a in rows if a.status != "reversed"}
     if failed is not None:
         forms[failed.rma_prefix] = failed
-    return render_template("pharmacist/rmas.html", rows=rows, forms=forms, failed=failed), status
+    stops = {a.rma: dispensing.dispense_stop(a) for a in rows}  # the service says whether each may still be filled
+    return render_template("pharmacist/rmas.html", rows=rows, forms=forms, failed=failed, stops=stops), status
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")
