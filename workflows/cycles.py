@@ -135,7 +135,7 @@ def test_problems(
     ):
         problems.append("CLOSES_BEFORE_REFILL")
     if test.setting != "medical" and not (
-        test.setting == "home" and test.kind in program.home_test_kinds and patient.home_testing_enabled
+        test.setting == "home" and home_test_allowed(patient, program, test.kind, test.specimen_date)
     ):
         problems.append("HOME_TEST_NOT_ALLOWED")
     if test.specimen_date < cycle.earliest_test_date:
@@ -147,6 +147,14 @@ def test_problems(
         if start and test.specimen_date < lead_in_end(start, program):
             problems.append("CONTRACEPTION_LEAD_IN_INCOMPLETE")
     return tuple(problems)
+
+
+def home_test_allowed(patient: PatientFacts, program: Program, kind: str, specimen_date: date) -> bool:
+    """R-PT-3: a home test counts only for the kinds the program allows at home (R-PT-2), and only
+    if collected on or after the day the prescriber enabled home testing for the patient ([D]:
+    disabling it, or enabling it again later, leaves earlier home tests uncounted)."""
+    since = patient.home_testing_since
+    return kind in program.home_test_kinds and since is not None and specimen_date >= since
 
 
 def confirmation_earliest(screening: PregnancyTest, program: Program) -> date:

@@ -102,7 +102,9 @@ class PatientFacts:
     prescriber_id: int
     enrolled_at: datetime  # start of the course
     consent_signed_at: datetime | None = None
-    home_testing_enabled: bool = False  # R-PT-3
+    # R-PT-3: the day the prescriber enabled home testing (None: not enabled); a home test counts
+    # only if collected on or after it
+    home_testing_since: date | None = None
     last_dose_date: date | None = None  # R-END-1
     pregnancy_reported_at: datetime | None = None  # R-PT-4
     visits: tuple[Visit, ...] = ()

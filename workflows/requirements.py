@@ -17,6 +17,7 @@ from .cycles import (
     candidate_tests,
     closed_when_entered,
     confirmation_earliest,
+    home_test_allowed,
     lead_in_end,
     test_problems,
 )
@@ -165,6 +166,13 @@ def _missed(ctx: Context) -> Reason:
     return Reason("WINDOW_EXPIRED", f"{what} {short(w.opens)}: the window closed {short(w.closes)}.")
 
 
+def _home_test_refusal(kind: str, specimen_date: date, since: date | None, program) -> str:
+    """Why a home test does not count (R-PT-2, R-PT-3), the end of a sentence."""
+    if kind in program.home_test_kinds and since is not None and specimen_date < since:
+        return f"home testing was enabled for this patient only on {short(since)}."
+    return "it must be done in a medical setting."
+
+
 def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
     cyc, program = ctx.cycle, ctx.program
     kind = cyc.expected_test_kind
@@ -175,15 +183,15 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
             f"Negative {KIND_LABELS[kind]} pregnancy test collected {short(w.opens)}; "
             f"pharmacy can fill until {short(w.closes)}.",
         )
-    settings = (
-        ("medical", "home")
-        if kind in program.home_test_kinds and ctx.patient.home_testing_enabled
-        else ("medical",)
-    )
     earliest, why = test_earliest(ctx)
+    since = ctx.patient.home_testing_since  # R-PT-3
+    settings = ("medical", "home") if home_test_allowed(ctx.patient, program, kind, earliest) else ("medical",)
+    where = settings_phrase(settings)
+    if "home" not in settings and home_test_allowed(ctx.patient, program, kind, since or earliest):
+        where += f"; at home from {short(since)}"
     detail = (
-        f"Record a negative {KIND_LABELS[kind]} pregnancy test ({settings_phrase(settings)}) "
-        f"collected on or after {short(earliest)}{why}."
+        f"No negative {KIND_LABELS[kind]} pregnancy test ({where}) collected on or after "
+        f"{short(earliest)}{why} is recorded yet."
     )
     reasons = [Reason("PREGNANCY_TEST_REQUIRED", detail)]
     if cyc.follows_missed is not None:  # R-CYC-4
@@ -195,8 +203,8 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                     Reason(
                         code,
                         f"The {test.setting} {KIND_LABELS[kind]} test collected "
-                        f"{short(test.specimen_date)} does not count: it must be done "
-                        f"in a medical setting.",
+                        f"{short(test.specimen_date)} does not count: "
+                        + _home_test_refusal(kind, test.specimen_date, since, program),
                     )
                 )
             elif code == "ENTERED_AFTER_WINDOW":  # R-CYC-1 [D]

@@ -141,8 +141,16 @@ def _test_setting(ctx: Context, p: dict) -> Verdict | None:  # R-PT-2, R-PT-3, R
             f"A {KIND_LABELS[kind]} test must be done in a medical setting.",
             "setting",
         )
-    if not ctx.patient.home_testing_enabled:
+    since = ctx.patient.home_testing_since
+    if since is None:
         return _no("HOME_TEST_NOT_ALLOWED", "Home testing is not enabled for this patient.", "setting")
+    if p["specimen_date"] < since:
+        return _no(
+            "HOME_TEST_NOT_ALLOWED",
+            f"Home testing was enabled for this patient on {short(since)}: a home test collected "
+            f"before then does not count.",
+            "setting",
+        )
     return None
 
 
@@ -213,8 +221,9 @@ def _attempts_left(ctx: Context, p: dict) -> Verdict | None:  # R-ATT-2
 
 
 def _home_testing_off(ctx: Context, p: dict) -> Verdict | None:  # R-PT-3
-    if ctx.patient.home_testing_enabled:
-        return _no("VALIDATION_ERROR", "Home testing is already enabled.")
+    since = ctx.patient.home_testing_since
+    if since is not None:
+        return _no("VALIDATION_ERROR", f"Home testing is already enabled (since {short(since)}).")
     return None
 
 

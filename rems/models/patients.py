@@ -35,6 +35,8 @@ class Patient(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     category: Mapped[str] = mapped_column(String(30))
     home_testing_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # R-PT-3: the program-local day home testing was (last) enabled; NULL while it is off
+    home_testing_enabled_on: Mapped[date | None] = mapped_column(Date)
     home_testing_procedure: Mapped[str | None] = mapped_column(Text)
     consent_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     guardian_name: Mapped[str | None] = mapped_column(String(100))

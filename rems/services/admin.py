@@ -32,6 +32,9 @@ def save_question(user: User, question_id, data: dict) -> dict:
         raise ApiError.field("choices", "exactly one choice must be correct")
     if len({c["id"] for c in choices}) != len(choices):
         raise ApiError.field("choices", "choice ids must be unique")
+    texts = [" ".join(c["text"].split()).casefold() for c in choices]
+    if len(set(texts)) != len(texts):  # R-ATT-1: a patient could not tell two such answers apart
+        raise ApiError.field("choices", "two choices have the same text")
     with unit_of_work():
         q = ComprehensionQuestion() if question_id is None else _by_id(ComprehensionQuestion, question_id)
         before = None if question_id is None else serialize_question(q, with_answers=True)

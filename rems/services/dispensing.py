@@ -29,7 +29,14 @@ from rems.models import (
 )
 from rems.services import audit
 from rems.services.canonical import canonical, sha256_hex
-from rems.services.facts import course_records, current_course, patient_facts, records_from_json, records_json_column
+from rems.services.facts import (
+    course_records,
+    current_course,
+    home_testing_since,
+    patient_facts,
+    records_from_json,
+    records_json_column,
+)
 from rems.tasks import unit_of_work
 from workflows import decide_dispense, evaluate_patient
 from workflows.facts import DispenseRequest, PatientFacts, PharmacyFacts, PrescriberFacts
@@ -60,7 +67,8 @@ def _request_statement(lock: bool, dialect: str):
     p, c, r, ph = _P.c, _C.c, _R.c, _PH.c
     own = _R.alias("own_prescriber")
     pc = (select(p.id, p.rems_id, p.first_name, p.last_name, p.date_of_birth, p.category, p.prescriber_id,
-                 p.consent_signed_at, p.home_testing_enabled, c.id.label("course_id"), c.enrolled_at,
+                 p.consent_signed_at, p.home_testing_enabled,
+                 p.home_testing_enabled_on, c.id.label("course_id"), c.enrolled_at,
                  c.status.label("course_status"), c.last_dose_date, c.pregnancy_reported_at,
                  own.c.npi.label("own_npi"), own.c.status.label("own_status"),
                  own.c.certified_until.label("own_certified_until"))
@@ -89,7 +97,7 @@ def _patient(row, records: dict[str, tuple]) -> PatientFacts:
         id=row.id, rems_id=row.rems_id, first_name=row.first_name, last_name=row.last_name,
         date_of_birth=row.date_of_birth, category=row.category, prescriber_id=row.prescriber_id,
         enrolled_at=row.enrolled_at, consent_signed_at=row.consent_signed_at,
-        home_testing_enabled=row.home_testing_enabled, last_dose_date=row.last_dose_date,
+        home_testing_since=home_testing_since(row), last_dose_date=row.last_dose_date,
         pregnancy_reported_at=row.pregnancy_reported_at, **records)
 
 

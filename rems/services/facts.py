@@ -222,6 +222,11 @@ def _orm_records(course: Course) -> dict[str, tuple]:
             for kind in _KINDS}
 
 
+def home_testing_since(patient) -> date | None:
+    """R-PT-3: the engine's `home_testing_since` from a patient row or model (None while off)."""
+    return patient.home_testing_enabled_on if patient.home_testing_enabled else None
+
+
 def patient_facts(patient: Patient, course: Course, records: dict[str, tuple] | None = None
                   ) -> f.PatientFacts:
     """The engine's view of a patient. `records` (from `course_records`, one statement) replaces the
@@ -230,6 +235,6 @@ def patient_facts(patient: Patient, course: Course, records: dict[str, tuple] | 
         id=patient.id, rems_id=patient.rems_id, first_name=patient.first_name,
         last_name=patient.last_name, date_of_birth=patient.date_of_birth, category=patient.category,
         prescriber_id=patient.prescriber_id, enrolled_at=course.enrolled_at,
-        consent_signed_at=patient.consent_signed_at, home_testing_enabled=patient.home_testing_enabled,
+        consent_signed_at=patient.consent_signed_at, home_testing_since=home_testing_since(patient),
         last_dose_date=course.last_dose_date, pregnancy_reported_at=course.pregnancy_reported_at,
         **(records if records is not None else _orm_records(course)))

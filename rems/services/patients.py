@@ -129,6 +129,7 @@ def serialize_status(patient: Patient, st, role: str) -> dict:
         "next_steps": list(st.next_steps.get(role, ())),
         "next_steps_by_role": {k: list(v) for k, v in st.next_steps.items()},
         "home_testing_enabled": patient.home_testing_enabled,
+        "home_testing_enabled_on": _iso(patient.home_testing_enabled_on),
         "consent_signed": patient.consent_signed_at is not None,
     }
 
@@ -272,9 +273,11 @@ def set_home_testing(user: User, patient: Patient, data: dict) -> Patient:
             _guard("enable_home_testing", patient, course)
         before = {"enabled": patient.home_testing_enabled}
         patient.home_testing_enabled = data["enabled"]
+        patient.home_testing_enabled_on = today() if data["enabled"] else None
         patient.home_testing_procedure = data.get("procedure") if data["enabled"] else None
         audit.record("patient.home_testing", "patient", patient.id, patient_id=patient.id, before=before,
-                     after={"enabled": data["enabled"], "procedure": data.get("procedure")}, actor=user)
+                     after={"enabled": data["enabled"], "since": patient.home_testing_enabled_on,
+                            "procedure": data.get("procedure")}, actor=user)
     return patient
 
 

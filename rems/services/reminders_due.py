@@ -269,7 +269,7 @@ def _actors_statement(dialect: str):
     return (select(Course.id.label("course_id"), Course.enrolled_at, Course.last_dose_date,
                    Course.pregnancy_reported_at, Patient.id, Patient.rems_id, Patient.first_name,
                    Patient.last_name, Patient.date_of_birth, Patient.category, Patient.prescriber_id,
-                   Patient.consent_signed_at, Patient.home_testing_enabled,
+                   Patient.consent_signed_at, Patient.home_testing_enabled, Patient.home_testing_enabled_on,
                    User.id.label("user_id"), User.status.label("user_status"),
                    pres_user.id.label("prescriber_user_id"),
                    pres_user.status.label("prescriber_user_status"))

@@ -199,6 +199,11 @@ def test_r_pt_3_home_test_not_allowed(api, practice, go):
     api.call(
         "POST", path, as_=p2.prescriber.email, json={"enabled": True, "procedure": "Video call."}, expect=200
     )
+    assert api.status(p2)["home_testing_enabled_on"] == api.day(45)
+    # ... and only for tests collected from the day it was enabled (R-PT-3)
+    early = api.test(p2, "monthly", 44, setting="home", expect=422).get_json()
+    assert early["code"] == "HOME_TEST_NOT_ALLOWED" and early["errors"][0]["field"] == "setting"
+    assert "before then does not count" in early["errors"][0]["message"]
     api.test(p2, "monthly", 45, setting="home")
     api.visit(p2, 45)
     api.attest(p2, practice.admin)

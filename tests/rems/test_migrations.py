@@ -127,3 +127,63 @@ def test_0007_backfills_the_course_of_category_changes_postgres(scratch_pg):
 
         _backfill_case(app)
         db.engine.dispose()
+
+
+def _home_testing_case(app):
+    """0008 (R-PT-3): a patient with home testing on gets the program-local day of the audit entry
+    that last turned it on; one without such an entry the first day of their first course; a
+    patient with it off gets no day."""
+    from rems.extensions import db
+
+    upgrade(revision="0007")
+    users = ", ".join(f"({i}, 'u{i}@x.org', '{'prescriber' if i == 1 else 'patient'}', 'active', 'P', 'Q', 'x', "
+                      f"'2026-01-01', 0)" for i in (1, 2, 3, 4))
+    patients = ", ".join(f"({i}, {i + 1}, 'R{i}', 'a|b{i}', 'A', 'B', '2000-01-01', 'a{i}@x.org', 'can_get_pregnant', "
+                         f"1, {'true' if i < 3 else 'false'}, '2026-01-01')" for i in (1, 2, 3))
+    entry = ("'patient', '{oid}', {oid}, '{before}', '{after}', '" + "0" * 64 + "', '{hash}'")
+    ins = [
+        "INSERT INTO users (id, email, role, status, first_name, last_name, password_hash, created_at, "
+        f"failed_logins) VALUES {users}",
+        "INSERT INTO prescribers (id, user_id, npi, license_state, license_number, status, created_at) "
+        "VALUES (1, 1, '1245319599', 'NY', 'L1', 'certified', '2026-01-01')",
+        "INSERT INTO patients (id, user_id, rems_id, name_key, first_name, last_name, date_of_birth, email, "
+        f"category, prescriber_id, home_testing_enabled, created_at) VALUES {patients}",
+        "INSERT INTO courses (id, patient_id, enrolled_at, status, version) VALUES "
+        "(1, 1, '2026-01-05T12:00:00+00:00', 'active', 1), (2, 2, '2026-02-03T12:00:00+00:00', 'active', 1), "
+        "(3, 3, '2026-02-03T12:00:00+00:00', 'active', 1)",
+        # patient 1: on (Feb 1), off, on again at 03:00 UTC on Mar 10 = Mar 9 in New York
+        "INSERT INTO audit_entries (id, at, action, object_type, object_id, patient_id, before, after, "
+        "prev_hash, entry_hash) VALUES "
+        "(1, '2026-02-01T15:00:00+00:00', 'patient.home_testing', "
+        + entry.format(oid=1, before='{"enabled": false}', after='{"enabled": true}', hash="1" * 64) + "), "
+        "(2, '2026-03-01T15:00:00+00:00', 'patient.home_testing', "
+        + entry.format(oid=1, before='{"enabled": true}', after='{"enabled": false}', hash="2" * 64) + "), "
+        "(3, '2026-03-10T03:00:00+00:00', 'patient.home_testing', "
+        + entry.format(oid=1, before='{"enabled": false}', after='{"enabled": true}', hash="3" * 64) + ")",
+    ]
+    for sql in ins:
+        db.session.execute(sa.text(sql))
+    db.session.commit()
+    upgrade()
+    got = db.session.execute(sa.text("SELECT id, home_testing_enabled_on FROM patients ORDER BY id")).all()
+    assert [(i, str(d) if d else None) for i, d in got] == [(1, "2026-03-09"), (2, "2026-02-03"), (3, None)]
+    db.session.remove()
+
+
+def test_0008_backfills_the_day_home_testing_was_enabled_sqlite(tmp_path):
+    app = _app(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    with app.app_context():
+        from rems.extensions import db
+
+        _home_testing_case(app)
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_0008_backfills_the_day_home_testing_was_enabled_postgres(scratch_pg):
+    app = _app(scratch_pg)
+    with app.app_context():
+        from rems.extensions import db
+
+        _home_testing_case(app)
+        db.engine.dispose()

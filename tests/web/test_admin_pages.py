@@ -219,6 +219,12 @@ def test_question_editor_errors_keep_typed_values(web, factory):
     )
     assert "A question with one answer" in html and 'value="Only one"' in html
     assert web.get("/admin/questions/999999").status_code == 404
+    # R-ATT-1: two answers a patient could not tell apart (same text up to case and spaces)
+    before = len(admin.list_questions())
+    twins = dict(typed, choice_2="only  ONE", correct="1")
+    resp = web.post("/admin/questions/new", twins)
+    assert resp.status_code == 422 and "two choices have the same text" in text(resp)
+    assert len(admin.list_questions()) == before
 
 
 # ----- audit log --------------------------------------------------------------------------------
@@ -229,6 +235,8 @@ def test_audit_log_filters_pages_and_verifies_r_aud_1(web, factory):
     web.sign_in(admin_user)
     only_enroll = web.get("/admin/audit?action=patient.enrolled").get_data(as_text=True)
     assert "patient.enrolled" in only_enroll and "prescriber.registered</code>" not in only_enroll
+    # times name their zone (the program's: EST or EDT)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d E[SD]T</td>", only_enroll)
     by_patient = web.get(f"/admin/audit?patient={patient.rems_id}").get_data(as_text=True)
     assert (
         "<code>patient.enrolled</code>" in by_patient

@@ -12,6 +12,7 @@ from rems.clock import today
 from rems.extensions import db
 from rems.models import AuditEntry, Patient, Visit
 from rems.services import patients
+from rems.web.helpers import long_date
 from tests.support.factories import PASSWORD
 from tests.web.conftest import text
 
@@ -354,6 +355,10 @@ def test_home_testing_category_and_end_of_treatment(web, factory):
         follow_redirects=True,
     )
     assert "Home testing setting saved." in text(home) and procedure in home.get_data(as_text=True)
+    # R-PT-3: the page says from which day home tests count
+    db.session.expire_all()
+    assert patient.home_testing_enabled_on == today()
+    assert f"Allowed for tests collected from {long_date(today())}" in text(home)
     no_reason = web.post(f"{base}/category", {"category-category": "cannot_get_pregnant"}, prefix="category")
     assert no_reason.status_code == 422 and "Give the reason" in text(no_reason)
     cat = web.post(

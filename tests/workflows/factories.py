@@ -119,8 +119,10 @@ class PatientBuilder:
             ),
         )
 
-    def home_testing(self) -> PatientBuilder:
-        self.facts = replace(self.facts, home_testing_enabled=True)
+    def home_testing(self, since: str | None = None) -> PatientBuilder:
+        """R-PT-3: enabled on `since` (default: the day of enrollment)."""
+        day = d(since) if since else self.facts.enrolled_at.date()
+        self.facts = replace(self.facts, home_testing_since=day)
         return self
 
     def ended(self, last_dose: str) -> PatientBuilder:

@@ -126,7 +126,7 @@ def test_R_CYC_1_first_cycle_guidance_allows_a_confirmation_test_collected_befor
          .contraception("2026-10-20", recorded="2026-11-26").test("screening", "2026-11-01", recorded="2026-11-26")
          .build())
     s = evaluate_patient(p, program, at("2026-11-26T20:00"))
-    assert ("Record a negative confirmation pregnancy test (medical setting) collected on or after Nov 20."
+    assert ("No negative confirmation pregnancy test (medical setting) collected on or after Nov 20 is recorded yet."
             in [r.message for r in s.reasons])
     done = (patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
             .contraception("2026-10-20", recorded="2026-11-26").test("screening", "2026-11-01", recorded="2026-11-26")
@@ -225,13 +225,29 @@ def test_R_PT_3_home_monthly_counts_only_when_enabled(program):
     assert "(medical setting)" in s.reasons[0].message
 
 
+def test_R_PT_3_a_home_test_collected_before_home_testing_was_enabled_does_not_count(program):
+    def build(since):
+        b = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-15")
+        return b.test("monthly", "2026-11-15", setting="home").attest("2026-11-15").home_testing(since).build()
+
+    assert codes(build("2026-11-15"), program, "2026-11-15") == ()  # enabled the day it was collected
+    s = evaluate_patient(build("2026-11-16"), program, at("2026-11-16"))
+    assert set(s.codes) == {"PREGNANCY_TEST_REQUIRED", "HOME_TEST_NOT_ALLOWED"}
+    refusal = next(r.message for r in s.reasons if r.code == "HOME_TEST_NOT_ALLOWED")
+    assert refusal == ("The home monthly test collected Nov 15 does not count: "
+                       "home testing was enabled for this patient only on Nov 16.")
+    # the guidance names where a new test may be collected: at home only from the day it was enabled
+    guidance = next(r.message for r in s.reasons if r.code == "PREGNANCY_TEST_REQUIRED")
+    assert "(medical setting; at home from Nov 16)" in guidance
+
+
 def test_R_PT_1_monthly_test_needed_after_first_rma(program):
     p = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-15").attest("2026-11-15").build()
     s = evaluate_patient(p, program, at("2026-11-15"))
     assert s.codes == ("PREGNANCY_TEST_REQUIRED",)
     # Nov 9: a test collected earlier would be entered after its 7-day window closed (R-CYC-1 [D])
     assert s.reasons[0].message == (
-        "Record a negative monthly pregnancy test (medical setting) collected on or after Nov 9."
+        "No negative monthly pregnancy test (medical setting) collected on or after Nov 9 is recorded yet."
     )
     assert s.course_status == "active" and not s.first_authorization_pending and s.cycle_number == 2
 
@@ -242,8 +258,8 @@ def test_R_RMA_3_a_monthly_test_whose_window_closes_before_the_refill_day_opens_
     base = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-05").attest("2026-11-05")
     s = evaluate_patient(base.build(), program, at("2026-11-05"))
     assert s.reasons[0].message == (
-        "Record a negative monthly pregnancy test (medical setting) collected on or after Nov 7 "
-        "(its 7-day window must reach Nov 13, the first day the next fill is allowed)."
+        "No negative monthly pregnancy test (medical setting) collected on or after Nov 7 "
+        "(its 7-day window must reach Nov 13, the first day the next fill is allowed) is recorded yet."
     )
     assert "Get your monthly pregnancy test on or after Sat, Nov 7, 2026." in s.next_steps["patient"]
     early = base.test("monthly", "2026-11-06").build()

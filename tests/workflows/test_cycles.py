@@ -38,7 +38,7 @@ def test_R_CYC_1_a_test_entered_after_its_window_closed_opens_none_and_voids_not
     assert s.cycle_number == 1 and s.window is None
     assert s.codes == ("PREGNANCY_TEST_REQUIRED", "PREGNANCY_TEST_REQUIRED")  # R-RMA-5: two reasons, one code
     assert [r.message for r in s.reasons] == [
-        "Record a negative confirmation pregnancy test (medical setting) collected on or after Oct 10.",
+        "No negative confirmation pregnancy test (medical setting) collected on or after Oct 10 is recorded yet.",
         "The confirmation test collected Oct 1 was entered Oct 16, after the window it would have opened "
         "had closed (Oct 7): it cannot open a window.",
     ]

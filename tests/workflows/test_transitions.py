@@ -87,8 +87,13 @@ def test_R_PT_2_R_PT_3_home_tests(program):
     treated = patient().cgp_ready().rma("2026-10-21", "2026-10-26").build()
     monthly = dict(kind="monthly", specimen_date=date(2026, 11, 15), setting="home")
     assert _test(treated, program, at("2026-11-15"), **monthly).code == "HOME_TEST_NOT_ALLOWED"
-    enabled = replace(treated, home_testing_enabled=True)
+    enabled = replace(treated, home_testing_since=date(2026, 11, 15))
     assert _test(enabled, program, at("2026-11-15"), **monthly).ok
+    # R-PT-3: enabled on Nov 16, a home test collected Nov 15 does not count
+    late = replace(treated, home_testing_since=date(2026, 11, 16))
+    v = _test(late, program, at("2026-11-16"), **monthly)
+    assert (v.code, v.field) == ("HOME_TEST_NOT_ALLOWED", "setting")
+    assert "enabled for this patient on Nov 16" in v.message
     ended = replace(enabled, last_dose_date=date(2026, 11, 10))
     assert _test(
         ended,

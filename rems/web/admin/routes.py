@@ -15,12 +15,13 @@ from rems.web.helpers import apply_api_error, role_required
 
 @bp.app_template_filter("short_dt")
 def short_datetime(instant) -> str:
-    """'2026-11-25 16:44' in the program time zone, for dense tables."""
+    """'2026-11-25 16:44 EST' in the program time zone, named (an auditor compares these times with
+    other systems' logs), for dense tables."""
     from zoneinfo import ZoneInfo
 
     from rems.clock import program
 
-    return instant.astimezone(ZoneInfo(program().timezone)).strftime("%Y-%m-%d %H:%M") if instant else ""
+    return instant.astimezone(ZoneInfo(program().timezone)).strftime("%Y-%m-%d %H:%M %Z") if instant else ""
 
 
 def _user():
