@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from rems.clock import now
 from rems.errors import ApiError
@@ -85,6 +85,15 @@ def new_activation(user: User) -> str:
     db.session.add(ActivationCode(user_id=user.id, code_hash=digest(normalise_code(code)), created_at=now(),
                                   expires_at=now() + timedelta(days=current_app.config["ACTIVATION_TTL_DAYS"])))
     return code
+
+
+def replace_activation(user: User) -> str:
+    """A new activation code for `user`; every earlier code that could still work stops working
+    (it expires now), so only the code just handed out activates the account."""
+    db.session.execute(update(ActivationCode).where(
+        ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None),
+        ActivationCode.expires_at > now()).values(expires_at=now()))
+    return new_activation(user)
 
 
 MAX_ACTIVATION_FAILURES = 5

@@ -110,6 +110,22 @@ def enroll(user: User, data: dict) -> tuple[Patient, str | None]:
     return patient, code
 
 
+def new_activation_code(user: User, patient: Patient) -> str:
+    """A new one-time activation code for a patient who has not activated their account yet (the
+    code was lost, or the enrollment page closed before it was handed over); earlier codes stop
+    working. Only the patient's prescriber of record (policy "patient.record"), certified."""
+    with unit_of_work():
+        _require_certified(user)
+        account = db.session.get(User, patient.user_id, with_for_update=True)
+        if account.status != "pending_activation":
+            raise ApiError(409, "ALREADY_ACTIVATED",
+                           f"{patient.first_name} {patient.last_name} has already activated their account "
+                           "and signs in with their email and password.")
+        code = accounts.replace_activation(account)
+        audit.record("patient.activation_code_replaced", "patient", patient.id, patient_id=patient.id, actor=user)
+    return code
+
+
 def _iso(d):
     return d.isoformat() if d else None
 

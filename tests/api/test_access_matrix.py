@@ -171,6 +171,11 @@ MATRIX = {
         lambda w: f"/patients/{w.rems_id}/pregnancy-tests",
         lambda w: {"kind": "screening", "specimen_date": w.today, "result": "negative", "setting": "medical"},
     ),
+    ("POST", "/patients/<rems_id>/activation-code"): (
+        PATIENT_RECORD,
+        lambda w: f"/patients/{w.rems_id}/activation-code",
+        None,
+    ),
     ("POST", "/patients/<rems_id>/home-testing"): (
         PATIENT_RECORD,
         lambda w: f"/patients/{w.rems_id}/home-testing",

@@ -103,6 +103,22 @@ def test_five_failures_void_the_code(api, practice):
     )
 
 
+def test_r_pat_3_a_new_activation_code_replaces_a_lost_one(api, practice):
+    """R-PAT-3: the prescriber of record can hand out a new code while the account is not activated;
+    the earlier code stops working, the new one works once, and then no new code can be had."""
+    p = _enroll_only(api, practice)
+    path = f"/patients/{p.rems_id}/activation-code"
+    out = api.call("POST", path, as_=practice.prescriber.email, expect=201).get_json()
+    assert out["rems_id"] == p.rems_id and out["activation_code"] != p.code
+    old = _activate(api, p.code, p.dob)
+    assert old.status_code == 400 and old.get_json()["code"] == "ACTIVATION_INVALID"
+    assert _activate(api, out["activation_code"], p.dob).status_code == 200
+    before = count_rows(api.app, "activation_codes", "audit_entries")
+    done = api.call("POST", path, as_=practice.prescriber.email, expect=409).get_json()
+    assert done["code"] == "ALREADY_ACTIVATED"
+    _unchanged(api, before, "activation_codes", "audit_entries")
+
+
 def test_weak_password_at_activation_keeps_the_code(api, practice):
     p = _enroll_only(api, practice)
     weak = _activate(api, p.code, p.dob, password="short")

@@ -3,6 +3,7 @@ enrollment (code shown once, duplicate -> transfer) and the patient page's recor
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -340,6 +341,31 @@ def test_record_forms_put_service_errors_on_their_field(web, factory):
     bad_date = web.post(f"{base}/end", {"end-last_dose_date": "not a date"}, prefix="end")
     assert bad_date.status_code == 422
     assert web.post(f"{base}/nonsense", {}, prefix="nonsense").status_code == 404
+
+
+def test_r_pat_3_a_new_activation_code_for_a_patient_who_lost_theirs(web, factory):
+    from rems.services import accounts
+
+    pres = factory.prescriber()
+    patient = factory.patient(pres, activated=False)
+    web.sign_in(pres.user)
+    base = f"/prescriber/patients/{patient.rems_id}"
+    page = text(web.get(base))
+    assert "has not activated their account yet" in page and "Not activated yet" in page
+    resp = web.post(f"{base}/activation-code", {})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "the earlier code no longer works" in html
+    new_code = re.search(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\b", html).group(0)
+    assert new_code != patient.activation_code
+    with pytest.raises(Exception, match="activation code"):
+        accounts.activate(patient.activation_code, PASSWORD, patient.date_of_birth)
+    db.session.rollback()
+    accounts.activate(new_code, PASSWORD, patient.date_of_birth)
+    db.session.commit()
+    # once activated: no card, and a stale form gets a message instead of a code
+    assert "has not activated their account yet" not in text(web.get(base))
+    again = web.post(f"{base}/activation-code", {}, follow_redirects=True)
+    assert "has already activated their account" in text(again)
 
 
 def test_home_testing_category_and_end_of_treatment(web, factory):

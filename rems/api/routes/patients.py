@@ -42,6 +42,13 @@ def enroll(body):
                    transferred=code is None), 201
 
 
+@endpoint("POST", "/patients/<rems_id>/activation-code", action="patient.record",
+          summary="A new one-time activation code for a patient who has not activated yet", status=201)
+def activation_code(rems_id):
+    p = _patient("patient.record", rems_id)
+    return jsonify(rems_id=p.rems_id, activation_code=patients.new_activation_code(g.user, p)), 201
+
+
 @endpoint("GET", "/patients/<rems_id>", action="patient.read", summary="A patient's status and what is left")
 def read(rems_id):
     p = _patient("patient.read", rems_id)

@@ -229,6 +229,22 @@ def patient(rems_id):
     return _render_patient(p, _blank_forms(p))
 
 
+@bp.post("/patients/<rems_id>/activation-code")
+@role_required("patient.record")
+def activation_code(rems_id):
+    """R-PAT-3: a new one-time code for a patient who lost theirs (CSRF: the app's CSRFProtect)."""
+    p = _own_patient(rems_id)
+    try:
+        code = patients.new_activation_code(_user(), p)
+    except ApiError as err:
+        if err.status >= 500:
+            raise
+        flash(err.detail, "error")
+        return redirect(url_for(".patient", rems_id=rems_id))
+    return render_template("prescriber/enrolled.html", patient=p, code=code, new_code=True,
+                           page_title="New activation code")
+
+
 @bp.post("/patients/<rems_id>/<action>")
 @role_required("patient.record")
 def record(rems_id, action):
