@@ -5,7 +5,7 @@ from __future__ import annotations
 from .clock import days
 from .context import Context
 from .messages import KIND_LABELS, long, short
-from .requirements import test_earliest
+from .requirements import test_earliest, test_wanted
 from .results import Reason
 
 ROLES = ("patient", "prescriber", "pharmacist")
@@ -57,6 +57,11 @@ _BY_CODE: dict[str, tuple[str, str]] = {
 }
 
 
+def reasons_first_test(reasons: tuple[Reason, ...]) -> Reason | None:
+    """The PREGNANCY_TEST_REQUIRED reason that names the test wanted (the first: requirements.py)."""
+    return next((r for r in reasons if r.code == "PREGNANCY_TEST_REQUIRED"), None)
+
+
 def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dict[str, tuple[str, ...]]:
     if ctx.pregnancy_reported or ctx.treatment_ended:
         steps = _course_over(ctx)
@@ -75,7 +80,10 @@ def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dic
                 )
             steps[role].append(sentence)
         elif reason.code == "PREGNANCY_TEST_REQUIRED":
-            steps["prescriber"].append(reason.message)
+            if reason is reasons_first_test(reasons):
+                steps["prescriber"].append(f"Record a {test_wanted(ctx)}.")
+            else:  # why an entered test does not count
+                steps["prescriber"].append(reason.message)
             earliest, _ = test_earliest(ctx)
             kind = KIND_LABELS[ctx.cycle.expected_test_kind]
             steps["patient"].append(f"Get your {kind} pregnancy test on or after {long(earliest)}.")

@@ -173,6 +173,21 @@ def _home_test_refusal(kind: str, specimen_date: date, since: date | None, progr
     return "it must be done in a medical setting."
 
 
+def test_wanted(ctx: Context) -> str:
+    """The test that would open this cycle's window, where and from when (R-CYC-4, R-PT-2,
+    R-PT-3, R-CON-2): "negative monthly pregnancy test (medical setting) collected on or after
+    Nov 9". The refusal says it is missing (R-RMA-5, read to the patient); the prescriber's next
+    step says to record it."""
+    kind, program = ctx.cycle.expected_test_kind, ctx.program
+    earliest, why = test_earliest(ctx)
+    since = ctx.patient.home_testing_since
+    settings = ("medical", "home") if home_test_allowed(ctx.patient, program, kind, earliest) else ("medical",)
+    where = settings_phrase(settings)
+    if "home" not in settings and home_test_allowed(ctx.patient, program, kind, since or earliest):
+        where += f"; at home from {short(since)}"
+    return f"negative {KIND_LABELS[kind]} pregnancy test ({where}) collected on or after {short(earliest)}{why}"
+
+
 def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
     cyc, program = ctx.cycle, ctx.program
     kind = cyc.expected_test_kind
@@ -183,16 +198,8 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
             f"Negative {KIND_LABELS[kind]} pregnancy test collected {short(w.opens)}; "
             f"pharmacy can fill until {short(w.closes)}.",
         )
-    earliest, why = test_earliest(ctx)
     since = ctx.patient.home_testing_since  # R-PT-3
-    settings = ("medical", "home") if home_test_allowed(ctx.patient, program, kind, earliest) else ("medical",)
-    where = settings_phrase(settings)
-    if "home" not in settings and home_test_allowed(ctx.patient, program, kind, since or earliest):
-        where += f"; at home from {short(since)}"
-    detail = (
-        f"No negative {KIND_LABELS[kind]} pregnancy test ({where}) collected on or after "
-        f"{short(earliest)}{why} is recorded yet."
-    )
+    detail = f"No {test_wanted(ctx)} is recorded yet."
     reasons = [Reason("PREGNANCY_TEST_REQUIRED", detail)]
     if cyc.follows_missed is not None:  # R-CYC-4
         reasons.append(_missed(ctx))

@@ -249,6 +249,11 @@ def test_R_PT_1_monthly_test_needed_after_first_rma(program):
     assert s.reasons[0].message == (
         "No negative monthly pregnancy test (medical setting) collected on or after Nov 9 is recorded yet."
     )
+    # R-RMA-5: the refusal states what is missing (a pharmacist reads it to the patient); the
+    # prescriber's next step says what to do
+    assert s.next_steps["prescriber"] == (
+        "Record a negative monthly pregnancy test (medical setting) collected on or after Nov 9.",
+    )
     assert s.course_status == "active" and not s.first_authorization_pending and s.cycle_number == 2
 
 
