@@ -45,7 +45,7 @@ def _consent(ctx: Context) -> Check:  # R-PAT-3
     signed = ctx.patient.consent_signed_at
     if signed is not None and signed <= ctx.now:
         return Check(True, f"Informed consent signed {short(local_date(signed, ctx.program))}.")
-    return Check(False, "The patient has not signed the informed consent.")
+    return Check(False, "The informed consent is not signed yet.")
 
 
 def _contraception(ctx: Context) -> Check:  # R-CON-1
@@ -118,12 +118,12 @@ def _attestation(ctx: Context) -> Check:  # R-ATT-1, R-ATT-2
     if left == 0:
         return Check(
             False,
-            f"The patient has not signed this cycle's monthly attestation and used all "
-            f"{ctx.program.attestation_attempt_limit} attempts: the prescriber must counsel "
+            f"This cycle's monthly attestation is not signed yet and all "
+            f"{ctx.program.attestation_attempt_limit} attempts are used: the prescriber must counsel "
             f"again before a new attempt.",
         )
     return Check(
-        False, f"The patient has not signed this cycle's monthly attestation ({left} attempts left)."
+        False, f"This cycle's monthly attestation is not signed yet ({left} attempts left)."
     )
 
 

@@ -55,6 +55,9 @@ def test_checklist_with_countdown_in_plain_words(web, factory):
     assert "To do: This month's questions and birth control confirmation" in page
     assert "Done: Informed consent" in page
     assert "Answer the questions" in page  # the link to do the missing step
+    # the details read right to the patient too: no "The patient has not..." about themselves
+    assert "This cycle's monthly attestation is not signed yet (3 attempts left)." in page
+    assert "The patient" not in page
     scenarios.attest(patient)
     page = text(web.get("/patient"))
     assert "You're all set for this month" in page
