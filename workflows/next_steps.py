@@ -57,16 +57,14 @@ _BY_CODE: dict[str, tuple[str, str]] = {
 }
 
 
-def reasons_first_test(reasons: tuple[Reason, ...]) -> Reason | None:
-    """The PREGNANCY_TEST_REQUIRED reason that names the test wanted (the first: requirements.py)."""
-    return next((r for r in reasons if r.code == "PREGNANCY_TEST_REQUIRED"), None)
-
-
 def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dict[str, tuple[str, ...]]:
     if ctx.pregnancy_reported or ctx.treatment_ended:
         steps = _course_over(ctx)
         return {role: tuple(s) for role, s in steps.items()}
     steps = {role: [] for role in ROLES}
+    # the first PREGNANCY_TEST_REQUIRED reason names the test wanted (requirements.py); the others
+    # say why a test that was entered does not count
+    wanted = next((r for r in reasons if r.code == "PREGNANCY_TEST_REQUIRED"), None)
     for reason in reasons:
         if reason.code in _BY_CODE:
             role, sentence = _BY_CODE[reason.code]
@@ -80,10 +78,7 @@ def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dic
                 )
             steps[role].append(sentence)
         elif reason.code == "PREGNANCY_TEST_REQUIRED":
-            if reason is reasons_first_test(reasons):
-                steps["prescriber"].append(f"Record a {test_wanted(ctx)}.")
-            else:  # why an entered test does not count
-                steps["prescriber"].append(reason.message)
+            steps["prescriber"].append(f"Record a {test_wanted(ctx)}." if reason is wanted else reason.message)
             earliest, _ = test_earliest(ctx)
             kind = KIND_LABELS[ctx.cycle.expected_test_kind]
             steps["patient"].append(f"Get your {kind} pregnancy test on or after {long(earliest)}.")
