@@ -159,3 +159,7 @@ def test_R_RMA_4_reversal_after_window_leaves_cycle_missed(program):
     p = patient().cgp_ready().rma("2026-10-21", "2026-10-26", reversed_on="2026-10-28").build()
     s = evaluate_patient(p, program, at("2026-10-29"))
     assert s.cycle_number == 2 and "WINDOW_EXPIRED" in s.codes and s.course_status == "enrolled"
+    # [D] the rule sets no time limit on a reversal: an RMA never picked up and reversed after its
+    # window makes that cycle a missed one, and the supply never received does not hold up the next
+    # fill (no REFILL_TOO_SOON)
+    assert "REFILL_TOO_SOON" not in s.codes
