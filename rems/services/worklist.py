@@ -134,7 +134,7 @@ def _query(prescriber_id: int, filters: Filters):
     stmt = (
         select(Patient)
         .where(Patient.prescriber_id == prescriber_id)
-        .options(joinedload(Patient.courses))
+        .options(joinedload(Patient.courses), joinedload(Patient.user))  # the account's state (R-PAT-3)
     )
     if filters.category:
         stmt = stmt.where(Patient.category == filters.category)

@@ -172,6 +172,17 @@ def _count_statements(fn) -> int:
     return count
 
 
+def test_worklist_shows_who_has_not_activated_r_pat_3(web, factory):
+    pres = factory.prescriber()
+    factory.patient(pres)
+    pending = factory.patient(pres, activated=False)
+    web.sign_in(pres.user)
+    html = web.get("/prescriber/").get_data(as_text=True)
+    assert html.count("account not activated") == 1
+    row = html[html.index(pending.rems_id):]
+    assert row.index("account not activated") < row.index("</td>")  # in the pending patient's row
+
+
 def test_worklist_sql_statements_do_not_grow_with_patients(web, factory):
     pres = factory.prescriber()
     for _ in range(2):
