@@ -216,6 +216,15 @@ def records_as_facts(rows) -> dict[str, tuple]:
             for tag, kind in enumerate(_KINDS)}
 
 
+def records_by_course(rows, course_ids) -> dict[int, dict[str, tuple]]:
+    """Rows of `batch_records_statement` as engine facts, per course: every course of `course_ids`,
+    with or without records (the worklist, the reminder sweep's batches)."""
+    by_course: dict[int, list] = {cid: [] for cid in course_ids}
+    for r in rows:
+        by_course[r[2]].append(r)  # the UNION's columns: tag, id, course_id, ...
+    return {cid: records_as_facts(rs) for cid, rs in by_course.items()}
+
+
 def _orm_records(course: Course) -> dict[str, tuple]:
     return {kind.name: tuple(kind.make(r.id, r.recorded_at, [getattr(r, c) for c in kind.columns], kind.tidy)
                              for r in getattr(course, kind.name))

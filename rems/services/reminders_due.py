@@ -34,7 +34,7 @@ from rems.models import (
     User,
     Visit,
 )
-from rems.services.facts import batch_records_statement, in_batch, patient_facts, records_as_facts
+from rems.services.facts import batch_records_statement, in_batch, patient_facts, records_by_course
 from workflows import CGP, Program, evaluate_patient, local_date, window_close_instant
 
 IN_TREATMENT = ("enrolled", "active")
@@ -255,11 +255,10 @@ def _evaluate(ids: list[int], now: datetime, today: date, prog: Program) -> Iter
     record tables in one UNION ALL, facts.batch_records_statement), plain rows rather than ORM objects."""
     dialect = db.session.get_bind().dialect.name
     rows = _rows(_actors_statement(dialect), ids, named=True)
-    by_course: dict[int, list] = {r.course_id: [] for r in rows}
-    for r in _rows(batch_records_statement(dialect), list(by_course)):
-        by_course[r[2]].append(r)  # the UNION's columns: tag, id, course_id, ...
+    course_ids = [r.course_id for r in rows]
+    records = records_by_course(_rows(batch_records_statement(dialect), course_ids), course_ids)
     for row in rows:
-        yield from _for_course(row, records_as_facts(by_course[row.course_id]), now, today, prog)
+        yield from _for_course(row, records[row.course_id], now, today, prog)
 
 
 @lru_cache(maxsize=2)

@@ -1,8 +1,8 @@
 """The prescriber's worklist: their patients, most urgent first, in a bounded number of queries.
 
-One query loads the patients with their courses (filtered and searched in SQL, courses joined in),
-and one per record table loads every record of those courses (selectinload): seven statements
-whatever the number of patients.
+One query loads the patients with their courses and accounts (filtered and searched in SQL,
+joined in), and one more every record of their current courses (the UNION of the record tables,
+facts.batch_records_statement): the same statements whatever the number of patients.
 Each patient is then evaluated by the pure engine (workflows.evaluate_patient), so what the list
 says is what the pharmacy would be told (R-LOOP-1); no rule is repeated here.
 """
@@ -19,7 +19,7 @@ from rems.clock import now, program
 from rems.extensions import db
 from rems.models import Course, Patient, User
 from rems.models.patients import CATEGORIES, COURSE_STATUSES
-from rems.services.facts import batch_records_statement, patient_facts, records_as_facts
+from rems.services.facts import batch_records_statement, patient_facts, records_by_course
 from workflows import PatientStatus, evaluate_patient
 
 SEARCH_MAX = 100
@@ -110,12 +110,11 @@ def _classify(st: PatientStatus, steps: tuple[str, ...]) -> tuple[int, date | No
     return ON_TRACK, st.window.closes if st.window else None
 
 
-def evaluate_row(patient: Patient, course: Course, at=None, records: list | None = None) -> Row:
-    """`records`: the course's rows of the records UNION (facts.batch_records_statement); None: the
-    course's ORM collections."""
+def evaluate_row(patient: Patient, course: Course, at=None, records: dict[str, tuple] | None = None) -> Row:
+    """`records`: the course's records as engine facts (facts.records_by_course); None: the course's
+    ORM collections."""
     at = at or now()
-    st = evaluate_patient(patient_facts(patient, course, None if records is None else records_as_facts(records)),
-                          program(), at)
+    st = evaluate_patient(patient_facts(patient, course, records), program(), at)
     steps = tuple(st.next_steps.get("prescriber", ()))
     bucket, due = _classify(st, steps)
     today = st.today
@@ -151,17 +150,15 @@ def _query(prescriber_id: int, filters: Filters):
     return stmt
 
 
-def _course_records(course_ids: list[int]) -> dict[int, list]:
-    """Every record of these courses in ONE statement (the UNION of the record tables), grouped by
-    course: the page costs the same statements for 5 patients as for 500, and for every kind of
-    record the engine reads (tests/perf: page statement budget)."""
+def _course_records(course_ids: list[int]) -> dict[int, dict[str, tuple]]:
+    """Every record of these courses in ONE statement (the UNION of the record tables), as engine
+    facts per course: the page costs the same statements for 5 patients as for 500, and for every
+    kind of record the engine reads (tests/perf: page statement budget)."""
     if not course_ids:
         return {}
     conn = db.session.connection()
-    by_course: dict[int, list] = {}
-    for r in conn.execute(batch_records_statement(conn.dialect.name), {"ids": course_ids}):
-        by_course.setdefault(r[2], []).append(r)  # the UNION's columns: tag, id, course_id, ...
-    return by_course
+    return records_by_course(conn.execute(batch_records_statement(conn.dialect.name), {"ids": course_ids}),
+                             course_ids)
 
 
 def worklist(user: User, filters: Filters | None = None) -> list[Row]:
@@ -174,7 +171,7 @@ def worklist(user: User, filters: Filters | None = None) -> list[Row]:
     rows = []
     for patient in patients:
         course = patient.courses[-1]
-        row = evaluate_row(patient, course, at, records.get(course.id, []))
+        row = evaluate_row(patient, course, at, records[course.id])
         if filters.status and row.status.course_status != filters.status:
             continue
         if filters.needs_action and not row.needs_action:

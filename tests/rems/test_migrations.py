@@ -110,23 +110,22 @@ def _backfill_case(app):
     db.session.remove()
 
 
-def test_0007_backfills_the_course_of_category_changes_sqlite(tmp_path):
-    app = _app(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def scratch_app(request, tmp_path):
+    """A fresh, empty database of each kind (nothing migrated yet), with its app context."""
+    url = (f"sqlite:///{tmp_path / 'm.sqlite3'}" if request.param == "sqlite"
+           else request.getfixturevalue("scratch_pg"))
+    app = _app(url)
     with app.app_context():
         from rems.extensions import db
 
-        _backfill_case(app)
+        yield app
+        db.session.remove()
         db.engine.dispose()
 
 
-@pytest.mark.postgres
-def test_0007_backfills_the_course_of_category_changes_postgres(scratch_pg):
-    app = _app(scratch_pg)
-    with app.app_context():
-        from rems.extensions import db
-
-        _backfill_case(app)
-        db.engine.dispose()
+def test_0007_backfills_the_course_of_category_changes(scratch_app):
+    _backfill_case(scratch_app)
 
 
 def _home_testing_case(app):
@@ -170,20 +169,5 @@ def _home_testing_case(app):
     db.session.remove()
 
 
-def test_0008_backfills_the_day_home_testing_was_enabled_sqlite(tmp_path):
-    app = _app(f"sqlite:///{tmp_path / 'm.sqlite3'}")
-    with app.app_context():
-        from rems.extensions import db
-
-        _home_testing_case(app)
-        db.engine.dispose()
-
-
-@pytest.mark.postgres
-def test_0008_backfills_the_day_home_testing_was_enabled_postgres(scratch_pg):
-    app = _app(scratch_pg)
-    with app.app_context():
-        from rems.extensions import db
-
-        _home_testing_case(app)
-        db.engine.dispose()
+def test_0008_backfills_the_day_home_testing_was_enabled(scratch_app):
+    _home_testing_case(scratch_app)
