@@ -5,7 +5,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . /app
-RUN pip install --no-cache-dir . && useradd --create-home rems && mkdir -p /app/instance && chown rems /app/instance
+RUN pip install --no-cache-dir . && useradd --create-home rems && mkdir -p /app/instance /var/lib/rems-anchors \
+    && chown rems /app/instance /var/lib/rems-anchors
 USER rems
 EXPOSE 8000
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "rems:create_app()"]

@@ -61,15 +61,34 @@ def audit():
 
 
 @audit.command("verify")
+@click.option("--anchors", type=click.Path(dir_okay=False),
+              help="The anchor file to check against (default: AUDIT_ANCHOR_FILE).")
 @with_appcontext
-def audit_verify():
-    """Verify the hash chain; exit 1 and name the first broken entry if it is broken."""
+def audit_verify(anchors):
+    """Verify the hash chain and hold it against the anchors; exit 1 and name the first broken
+    entry if it is broken or was cut short."""
     from rems.services.audit import verify
 
-    result = verify()
+    result = verify(anchors)
     click.echo(json.dumps(result))
     if not result["ok"]:
         sys.exit(1)
+
+
+@audit.command("anchor")
+@click.option("--to", "path", type=click.Path(dir_okay=False),
+              help="The anchor file to append to (default: AUDIT_ANCHOR_FILE).")
+@with_appcontext
+def audit_anchor(path):
+    """Copy the chain's head (id and hash) to the anchor file, outside the database, so that
+    `verify` can tell when the newest entries are deleted (run it often: beat does, every 5 min)."""
+    from flask import current_app
+
+    from rems.services.audit import anchor
+
+    path = path or current_app.config["AUDIT_ANCHOR_FILE"]
+    item = anchor(path)
+    click.echo(json.dumps({"file": path, "appended": item}))
 
 
 @click.group(cls=AppGroup)

@@ -56,6 +56,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "SMTP_URL": os.environ.get("REMS_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("REMS_MAIL_FROM", "iPLEDGE-style REMS <no-reply@rems.example>"),
         "MAIL_DIR": str(ipath / "mail"),
+        # copies of the audit chain's head, outside the database (rems.services.audit.anchor)
+        "AUDIT_ANCHOR_FILE": os.environ.get("REMS_AUDIT_ANCHOR_FILE") or str(ipath / "audit-anchors.jsonl"),
         "PROGRAM": program,
         "CLOCK_OFFSET_DAYS": offset,
         "TOKEN_TTL_HOURS": 12,

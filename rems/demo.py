@@ -202,6 +202,11 @@ def seed() -> list[str]:
     _visit(practice, jon)
     # CGP enrolled today, not yet activated.
     _, eve_code = _patient(practice, "Eve", "Lindqvist", date(2002, 2, 2), "can_get_pregnant", activate=False)
+    from flask import current_app
+
+    from rems.services import audit
+
+    audit.anchor(current_app.config["AUDIT_ANCHOR_FILE"])  # R-AUD-1: the head, copied outside the database
 
     return [
         f"Demo data ready. Every demo account's password: {PASSWORD}",

@@ -4,7 +4,8 @@ Every task runs inside `app.app_context()`, takes IDs and re-loads its rows, and
 service function that `rems.tasks.resolve(name)` names, so the in-process path (no Redis) and
 the worker run the same code. Reliability settings: late acks + reject on worker loss (a task
 killed mid-way is redelivered), prefetch 1, JSON only. Beat is the clock and the database is the
-schedule (architecture.md example 8): it only triggers the reminder sweep and the heartbeat.
+schedule (architecture.md example 8): it only triggers the reminder sweep, the audit anchor and
+the heartbeat.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ HEARTBEAT_KEY = "rems:worker:heartbeat"  # read by rems/health.py
 HEARTBEAT_EVERY_SECONDS = 60
 HEARTBEAT_TTL_SECONDS = 3 * HEARTBEAT_EVERY_SECONDS
 SWEEP_EVERY = timedelta(minutes=15)
+ANCHOR_EVERY = timedelta(minutes=5)
 PDF_SOFT_LIMIT_SECONDS = 60
 PDF_HARD_LIMIT_SECONDS = 90
 MAIL_RETRIES = 8
@@ -50,6 +52,7 @@ def celery_config(app: Flask) -> dict:
         "beat_schedule": {
             "reminder-sweep": {"task": "rems.reminder_sweep", "schedule": SWEEP_EVERY},
             "worker-heartbeat": {"task": "rems.heartbeat", "schedule": HEARTBEAT_EVERY_SECONDS},
+            "audit-anchor": {"task": "rems.audit_anchor", "schedule": ANCHOR_EVERY},
         },
     }
 
@@ -108,6 +111,15 @@ def reminder_sweep() -> dict:
     from rems.services.reminders import sweep
 
     return sweep()
+
+
+@app.task(name="rems.audit_anchor", queue="default")
+def audit_anchor() -> dict | None:
+    """R-AUD-1: copy the audit chain's head to AUDIT_ANCHOR_FILE, outside the database
+    (idempotent: an unchanged head is not copied again)."""
+    from rems.services.audit import anchor
+
+    return anchor(flask_app.config["AUDIT_ANCHOR_FILE"])
 
 
 @app.task(name="rems.heartbeat", queue="default")

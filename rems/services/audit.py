@@ -8,7 +8,12 @@ migration) refuse UPDATE, DELETE and TRUNCATE. `entry_hash` is the one definitio
 """
 from __future__ import annotations
 
-from flask import g, has_request_context, request
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import current_app, g, has_app_context, has_request_context, request
 from psycopg.types.json import Json
 from sqlalchemy import JSON, bindparam, insert, select, text
 
@@ -123,8 +128,105 @@ class _Entry(driver.Deferred):
         self.values.update(id=row[0], prev_hash=row[1], entry_hash=row[2])
 
 
-def verify() -> dict:
-    """Walk the chain; report the first broken entry (None when intact)."""
+# ----- verification and anchors -----------------------------------------------------------------
+# A chain proves that no entry was changed or removed *before its newest entry*; someone with the
+# database's superuser rights could still delete the newest entries, or rewrite the chain from
+# some entry on and compute every later hash again. An anchor is the head (id and hash) copied at
+# some moment to a log outside the database (AUDIT_ANCHOR_FILE, JSON lines; in production on
+# storage the database's administrators cannot write). `verify` checks the chain against every
+# anchor: a chain shorter than an anchor was cut, and a different hash at an anchored id was
+# rewritten.
+
+
+class AnchorFileError(ValueError):
+    """The anchor file has a line that is not an anchor (it was edited, or is not ours)."""
+
+
+def head() -> tuple[int, str] | None:
+    """The newest committed entry: (id, entry_hash), or None for an empty log."""
+    row = db.session.execute(_LAST).first()
+    return (row.id, row.entry_hash) if row else None
+
+
+def read_anchors(path) -> list[dict]:
+    """Every anchor in the file, oldest first ([] when there is no file). A last line without its
+    newline is a write cut short by a crash and is skipped; any other unreadable line is an error."""
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read().split(b"\n")
+    except FileNotFoundError:
+        return []
+    anchors = []
+    for number, raw in enumerate(lines[:-1], start=1):  # lines[-1] is "" or a torn last write
+        try:
+            item = json.loads(raw)
+            anchor = {"at": str(item["at"]), "id": int(item["id"]), "entry_hash": str(item["entry_hash"])}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AnchorFileError(f"line {number} of the anchor file is not an anchor") from exc
+        if anchor["id"] < 1:
+            raise AnchorFileError(f"line {number} of the anchor file is not an anchor")
+        anchors.append(anchor)
+    return anchors
+
+
+def anchor(path) -> dict | None:
+    """Append the current head to the anchor file unless it is already the last anchor; return
+    the anchor appended (None: nothing new). Idempotent, so a periodic task may call it at will."""
+    current = head()
+    if current is None:
+        return None
+    try:
+        anchors = read_anchors(path)
+    except AnchorFileError:
+        anchors = []  # still append: verify reports the bad line, and a new anchor adds evidence
+    if anchors and anchors[-1]["id"] == current[0] and anchors[-1]["entry_hash"] == current[1]:
+        return None
+    item = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "id": current[0], "entry_hash": current[1]}
+    line = (json.dumps(item, separators=(",", ":")) + "\n").encode()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        _drop_torn_line(fd)
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return item
+
+
+def _drop_torn_line(fd: int) -> None:
+    """A crash in the middle of a write leaves a last line without its newline (read_anchors
+    skips it); cut it off so that the next anchor starts on a line of its own."""
+    size = os.fstat(fd).st_size
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    end = size - 1
+    while end > 0:  # find the newline before the torn line (an anchor line is ~150 bytes)
+        start = max(0, end - 4096)
+        found = os.pread(fd, end - start, start).rfind(b"\n")
+        if found >= 0:
+            os.ftruncate(fd, start + found + 1)
+            return
+        end = start
+    os.ftruncate(fd, 0)
+
+
+def verify(anchors_path=None) -> dict:
+    """Walk the chain, then hold it against the anchors (AUDIT_ANCHOR_FILE unless a path is
+    given). `broken_at` is the first entry found altered, missing or inserted (None when intact);
+    `reason` says which, in words an administrator can act on."""
+    if anchors_path is None and has_app_context():
+        anchors_path = current_app.config.get("AUDIT_ANCHOR_FILE")
+    result = {"ok": True, "entries": 0, "broken_at": None, "reason": None, "anchors_checked": 0}
+    try:
+        anchors = read_anchors(anchors_path) if anchors_path else []
+    except AnchorFileError as exc:
+        anchors = []
+        result.update(ok=False, reason=f"{exc}: check who wrote to it")
+    pinned: dict[int, list[dict]] = {}
+    for a in anchors:
+        pinned.setdefault(a["id"], []).append(a)
     prev = GENESIS
     expected_id = 1
     count = 0
@@ -132,7 +234,23 @@ def verify() -> dict:
     for e in rows.scalars():
         count += 1
         if e.id != expected_id or e.prev_hash != prev or e.entry_hash != entry_hash(e, prev):
-            return {"ok": False, "entries": count, "broken_at": expected_id if e.id != expected_id else e.id}
+            broken = expected_id if e.id != expected_id else e.id
+            return {**result, "ok": False, "entries": count, "broken_at": broken,
+                    "reason": f"entry #{broken} was altered, removed or inserted outside the service"}
+        for a in pinned.get(e.id, ()):
+            result["anchors_checked"] += 1
+            if a["entry_hash"] != e.entry_hash:
+                return {**result, "ok": False, "entries": count, "broken_at": e.id,
+                        "reason": (f"entry #{e.id} differs from the copy of the head taken at "
+                                   f"{a['at']}: the chain was rewritten at or before it")}
         prev = e.entry_hash
         expected_id += 1
-    return {"ok": True, "entries": count, "broken_at": None}
+    result["entries"] = count
+    beyond = [a for a in anchors if a["id"] > count]
+    if beyond:
+        a = max(beyond, key=lambda x: x["id"])
+        result.update(ok=False, broken_at=count + 1,
+                      reason=(f"the chain ends at entry #{count}, but the copy of the head taken at "
+                              f"{a['at']} shows entry #{a['id']}: the newest entries were deleted"))
+        result["anchors_checked"] += len(beyond)
+    return result

@@ -29,20 +29,21 @@ def _entries(action=None):
     return db.session.execute(q).scalars().all()
 
 
-def _superuser_sql(app, backend, sql: str):
-    """Run `sql` with the append-only triggers switched off, as a superuser could."""
+def _superuser_sql(app, backend, *statements: str):
+    """Run the statements with the append-only triggers switched off, as a superuser could."""
     from rems.extensions import db
 
     db.session.commit()  # end the session's transaction: DDL below needs the table's lock
     with db.engine.begin() as conn:
         if backend == "postgres":
             conn.exec_driver_sql("ALTER TABLE audit_entries DISABLE TRIGGER USER")
-            conn.exec_driver_sql(sql)
-            conn.exec_driver_sql("ALTER TABLE audit_entries ENABLE TRIGGER USER")
         else:
-            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
-            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_delete")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_entries_no_update")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_entries_no_delete")
+        for sql in statements:
             conn.exec_driver_sql(sql)
+        if backend == "postgres":
+            conn.exec_driver_sql("ALTER TABLE audit_entries ENABLE TRIGGER USER")
     db.session.expire_all()
 
 
@@ -67,7 +68,8 @@ def test_r_aud_1_chain_verifies_and_links_each_entry(app, factory):
     assert rows[0].prev_hash == audit.GENESIS
     for prev, cur in zip(rows, rows[1:], strict=False):
         assert cur.prev_hash == prev.entry_hash and cur.id == prev.id + 1
-    assert audit.verify() == {"ok": True, "entries": len(rows), "broken_at": None}
+    assert audit.verify() == {"ok": True, "entries": len(rows), "broken_at": None, "reason": None,
+                              "anchors_checked": 0}
 
 
 def test_r_aud_1_entry_written_in_sql_hashes_as_python_verifies(app, factory):
@@ -173,7 +175,7 @@ def test_r_aud_1_concurrent_writers_produce_one_valid_chain(app, backend, commit
         t.join(60)
     assert not errors, errors
     result = audit.verify()
-    assert result == {"ok": True, "entries": threads_n * per_thread, "broken_at": None}
+    assert result["ok"] is True and result["entries"] == threads_n * per_thread and result["broken_at"] is None
 
 
 def test_r_aud_1_entries_commit_and_roll_back_with_their_transaction(app, backend):
@@ -292,3 +294,115 @@ def test_r_aud_1_audit_verify_needs_admin(client, login_as):
     assert client.get("/api/v1/admin/audit/verify", headers=login_as("prescriber")).status_code == 403
     resp = client.get("/api/v1/admin/audit/verify", headers=login_as("admin"))
     assert resp.status_code == 200 and resp.get_json()["ok"] is True
+
+
+# ----- anchors: the head copied outside the database -------------------------------------------
+def _anchor_file(app):
+    from pathlib import Path
+
+    return Path(app.config["AUDIT_ANCHOR_FILE"])
+
+
+def _admin_token(client, factory) -> str:
+    admin = factory.admin()
+    return client.post("/api/v1/auth/token", json={"email": admin.email, "password": PASSWORD}).get_json()["token"]
+
+
+def _verify_everywhere(client, runner, token, expect_ok: bool) -> dict:
+    """The CLI (exit code) and the API must give the same verdict; returns the API's answer."""
+    result = _cli(runner, "audit", "verify")
+    assert result.exit_code == (0 if expect_ok else 1), result.output
+    cli = json.loads(result.output.strip().splitlines()[-1])
+    resp = client.get("/api/v1/admin/audit/verify", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["ok"] is expect_ok and cli["ok"] is expect_ok and cli["broken_at"] == body["broken_at"]
+    return body
+
+
+def test_r_aud_1_deleting_the_newest_entries_is_seen_only_with_an_anchor(app, client, runner, backend, factory):
+    """The known limit of a chain: cutting its end leaves a shorter valid chain. A copy of the head
+    outside the database (`rems audit anchor`) makes the cut visible to `verify`."""
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    n = audit.head()[0]
+    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {n - 2}")
+    assert audit.verify(str(_anchor_file(app)))["ok"] is True  # no anchor: the cut is invisible
+
+    # the same cut after an anchor
+    _some_history(factory, 2)
+    result = _cli(runner, "audit", "anchor")
+    assert result.exit_code == 0, result.output
+    anchored = audit.head()
+    assert json.loads(result.output)["appended"]["id"] == anchored[0]
+    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {anchored[0] - 3}")
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert body["entries"] == anchored[0] - 3 and body["broken_at"] == anchored[0] - 2
+    assert "newest entries were deleted" in body["reason"] and f"entry #{anchored[0]}" in body["reason"]
+
+
+def test_r_aud_1_a_chain_rewritten_with_new_hashes_differs_from_its_anchor(app, client, runner, backend, factory):
+    """A forger who edits entry 2 and computes every later hash again leaves a valid chain; the
+    anchor taken before still has the old hash of its entry."""
+    from rems.extensions import db
+    from rems.models import AuditEntry
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    audit.anchor(_anchor_file(app))
+    anchored_id = audit.head()[0]
+    _some_history(factory, 1)
+    rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+    prev, updates = rows[0].entry_hash, []
+    for row in rows[1:]:
+        if row.id == 2:
+            row.action = "forged"
+        new_hash = audit.entry_hash(row, prev)
+        updates.append((row.id, row.action, prev, new_hash))
+        prev = new_hash
+    db.session.rollback()
+    _superuser_sql(app, backend, *(
+        f"UPDATE audit_entries SET action = '{a}', prev_hash = '{p}', entry_hash = '{h}' WHERE id = {i}"
+        for i, a, p, h in updates))
+    assert audit.verify(anchors_path="/nonexistent/anchors.jsonl")["ok"] is True  # valid without the anchor
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert body["broken_at"] == anchored_id and "rewritten" in body["reason"]
+
+
+def test_r_aud_1_anchor_is_idempotent_and_survives_a_torn_line(app, factory, tmp_path):
+    from rems.services import audit
+
+    path = tmp_path / "deep" / "anchors.jsonl"
+    assert audit.head() is None and audit.anchor(path) is None and not path.exists()  # nothing to copy
+    _some_history(factory, 1)
+    first = audit.anchor(path)
+    assert first is not None and audit.anchor(path) is None  # the head did not move
+    assert len(path.read_text().splitlines()) == 1
+    with open(path, "a") as fh:
+        fh.write('{"at": "2026-11-26T10:00:00+00:00", "id": 9')  # a write cut short by a crash
+    assert audit.verify(path)["ok"] is True and audit.verify(path)["anchors_checked"] == 1
+    _some_history(factory, 1)
+    second = audit.anchor(path)
+    assert second["id"] > first["id"]
+    assert [a["id"] for a in audit.read_anchors(path)] == [first["id"], second["id"]]
+    assert audit.verify(path) == {"ok": True, "entries": second["id"], "broken_at": None, "reason": None,
+                                  "anchors_checked": 2}
+
+
+@pytest.mark.parametrize("line", ["not json", '{"id": 3}', '{"at": "x", "id": "three", "entry_hash": "a"}',
+                                  '{"at": "x", "id": 0, "entry_hash": "a"}', "[1, 2]"])
+def test_r_aud_1_an_unreadable_anchor_file_is_reported_not_a_crash(app, client, runner, factory, line):
+    """Someone wrote to the anchor file: verify says so (not ok, no entry to blame), the API answers
+    200 and the CLI exits 1."""
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    path = _anchor_file(app)
+    audit.anchor(path)
+    with open(path, "a") as fh:
+        fh.write(line + "\n")
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert body["broken_at"] is None and "line 2 of the anchor file" in body["reason"]

@@ -51,6 +51,7 @@ def test_other_roles_are_refused(web_as, web, role):
         == 403
     )
     assert web.post("/admin/audit/verify").status_code == 403
+    assert web.post("/admin/audit/anchor").status_code == 403
 
 
 def test_anonymous_is_sent_to_sign_in(web):
@@ -274,6 +275,34 @@ def test_audit_verify_reports_a_broken_chain(web, factory, backend):
             conn.exec_driver_sql("ALTER TABLE audit_entries ENABLE TRIGGER USER")
     resp = web.post("/admin/audit/verify")
     assert "The chain is broken at entry #2" in text(resp)
+
+
+def test_admin_copies_the_head_outside_the_database_and_verify_holds_the_chain_to_it(web, factory, app):
+    """R-AUD-1: the button appends the head to AUDIT_ANCHOR_FILE (once per head); verify then says
+    how many copies the chain matched, and says when there is none."""
+    from pathlib import Path
+
+    admin_user = factory.admin()
+    web.sign_in(admin_user)
+    assert "No copy of its head is kept outside the database yet" in text(web.post("/admin/audit/verify"))
+    resp = web.post("/admin/audit/anchor", follow_redirects=True)
+    assert resp.status_code == 200 and "is copied outside the database" in text(resp)
+    lines = Path(app.config["AUDIT_ANCHOR_FILE"]).read_text().splitlines()
+    assert len(lines) == 1
+    again = web.post("/admin/audit/anchor", follow_redirects=True)  # no entry since: nothing new
+    assert "already shows the head of the chain" in text(again)
+    assert len(Path(app.config["AUDIT_ANCHOR_FILE"]).read_text().splitlines()) == 1
+    checked = text(web.post("/admin/audit/verify"))
+    assert "The chain is intact" in checked and "matches the 1 copy of its head" in checked
+
+
+def test_an_anchor_file_that_cannot_be_written_is_a_message_not_a_500(web, factory, app, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    app.config["AUDIT_ANCHOR_FILE"] = str(blocker / "anchors.jsonl")  # its folder is a file
+    web.sign_in(factory.admin())
+    resp = web.post("/admin/audit/anchor", follow_redirects=True)
+    assert resp.status_code == 200 and "The anchor file cannot be written" in text(resp)
 
 
 # ----- reports ----------------------------------------------------------------------------------

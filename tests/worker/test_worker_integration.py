@@ -3,6 +3,9 @@ REAL SMTP server (aiosmtpd). Exactly once when swept twice, swept concurrently, 
 SIGKILLed mid-batch and restarted, and when the SMTP server refuses twice before accepting."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +20,7 @@ from rems.models import Notification, ReminderSent
 from rems.services import reminders
 from tests.support import backends
 from tests.worker import scenarios as s
-from tests.worker.worker_proc import REDIS_URL, Inbox, Worker, free_port, producer
+from tests.worker.worker_proc import REDIS_URL, ROOT, Inbox, Worker, free_port, producer
 
 pytestmark = pytest.mark.redis
 
@@ -193,3 +196,39 @@ def test_heartbeat_makes_healthz_report_the_worker(app, run, client):
     assert health["broker"] == "ok" and health["worker"] == "ok"
     r.delete(key)
     r.close()
+
+
+def test_beat_scheduled_audit_anchor_copies_the_head_outside_the_database(app, run, factory, tmp_path):
+    """R-AUD-1: the worker's "rems.audit_anchor" task (beat, every 5 minutes) appends the chain's
+    head to the anchor file, and only when the head moved."""
+    factory.prescriber()
+    path = tmp_path / "audit-anchors.jsonl"
+    worker = run(Inbox())
+    schedule = subprocess.run(  # the deployed app's beat schedule, read in the worker's environment
+        [sys.executable, "-c", "from worker.celery_app import app; "
+         "e = app.conf.beat_schedule['audit-anchor']; print(e['task'], e['schedule'].total_seconds())"],
+        env=worker.env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert schedule.stdout.split() == ["rems.audit_anchor", "300.0"]
+
+    def anchors_after_task(n):
+        app.extensions["rems_celery_client"].send_task("rems.audit_anchor", queue="default")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            lines = path.read_text().splitlines() if path.exists() else []
+            if len(lines) >= n:
+                return lines
+            time.sleep(0.1)
+        return path.read_text().splitlines() if path.exists() else []
+
+    from rems.services import audit
+
+    head = audit.head()
+    first = anchors_after_task(1)
+    assert len(first) == 1 and json.loads(first[0])["id"] == head[0]
+    assert json.loads(first[0])["entry_hash"] == head[1]
+    anchors_after_task(2)  # the head did not move: nothing new (give the task time to run)
+    assert len(path.read_text().splitlines()) == 1
+    factory.prescriber()
+    second = anchors_after_task(2)
+    assert len(second) == 2 and json.loads(second[1])["id"] == audit.head()[0] > head[0]
+    assert audit.verify(str(path))["anchors_checked"] == 2

@@ -43,7 +43,8 @@ class Worker:
         self.prefix, self.log_dir, self.proc, self.runs = prefix, log_dir, None, 0
         self.env = {**os.environ, "REMS_DATABASE_URL": database_url, "REMS_REDIS_URL": REDIS_URL,
                     "REMS_SMTP_URL": smtp_url, "REMS_SECRET_KEY": "worker-test", "REMS_ENV": "development",
-                    "REMS_CLOCK_OFFSET_DAYS": str(clock_offset), "REMS_TEST_CELERY_PREFIX": prefix}
+                    "REMS_CLOCK_OFFSET_DAYS": str(clock_offset), "REMS_TEST_CELERY_PREFIX": prefix,
+                    "REMS_AUDIT_ANCHOR_FILE": str(log_dir / "audit-anchors.jsonl")}
 
     @property
     def log(self) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rems.errors import ApiError
@@ -186,6 +186,24 @@ def audit_verify():
     if not ActionForm().validate_on_submit():
         abort(400)
     return _render_audit(audit.verify())
+
+
+@bp.post("/audit/anchor")
+@role_required("admin.manage")
+def audit_anchor():
+    """R-AUD-1: copy the chain's head to the anchor file now (the worker does it every 5 minutes)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        item = audit.anchor(current_app.config["AUDIT_ANCHOR_FILE"])
+    except OSError:
+        current_app.logger.exception("audit anchor: the anchor file cannot be written")
+        flash("The anchor file cannot be written: check AUDIT_ANCHOR_FILE and its folder's permissions.",
+              "error")
+    else:
+        flash(f"The head of the chain (entry #{item['id']}) is copied outside the database." if item
+              else "The newest copy outside the database already shows the head of the chain.", "success")
+    return redirect(url_for(".audit_log", **request.args))
 
 
 # ----- reports ----------------------------------------------------------------------------------
