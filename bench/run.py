@@ -43,7 +43,8 @@ import seed  # noqa: E402
 
 SIZES = {"100k": 100_000, "1m": 1_000_000}
 VENV = ROOT / ".venv" / "bin"
-WRK_THREADS, WRK_CONNECTIONS = 2, 8
+WRK_THREADS = 2
+WRK_CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 PHARMACISTS = 8
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 GUNICORN_THREADS = int(os.environ.get("BENCH_THREADS", "4"))

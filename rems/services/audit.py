@@ -156,6 +156,8 @@ def read_anchors(path) -> list[dict]:
             lines = fh.read().split(b"\n")
     except FileNotFoundError:
         return []
+    except OSError as exc:  # a folder, no permission...
+        raise AnchorFileError(f"the anchor file cannot be read ({exc.strerror})") from exc
     anchors = []
     for number, raw in enumerate(lines[:-1], start=1):  # lines[-1] is "" or a torn last write
         try:

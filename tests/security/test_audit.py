@@ -406,3 +406,10 @@ def test_r_aud_1_an_unreadable_anchor_file_is_reported_not_a_crash(app, client, 
         fh.write(line + "\n")
     body = _verify_everywhere(client, runner, token, expect_ok=False)
     assert body["broken_at"] is None and "line 2 of the anchor file" in body["reason"]
+
+
+def test_r_aud_1_an_anchor_path_that_cannot_be_read_is_reported(app, client, runner, factory, tmp_path):
+    token = _admin_token(client, factory)
+    app.config["AUDIT_ANCHOR_FILE"] = str(tmp_path)  # a folder
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert body["broken_at"] is None and "the anchor file cannot be read" in body["reason"]
