@@ -7,7 +7,7 @@ from datetime import date, datetime
 from functools import cached_property
 
 from .clock import days, local_date
-from .cycles import CourseFacts, Cycle, course_facts, refill_earliest, walk_cycles
+from .cycles import CourseFacts, Cycle, course_facts, next_fill_from, refill_earliest, walk_cycles
 from .facts import CGP, Authorization, PatientFacts, PregnancyTest
 from .program import Program
 
@@ -112,3 +112,7 @@ class Context:
     def refill_earliest(self, rma: Authorization) -> date:
         """R-RMA-3: first day on which the given fraction of the previous days' supply has elapsed."""
         return refill_earliest(rma, self.program)
+
+    def next_fill_from(self, rma: Authorization) -> date:
+        """R-RMA-2 and R-RMA-3: the first day a new RMA can follow `rma`."""
+        return next_fill_from(rma, self.program)

@@ -54,7 +54,7 @@ class Cycle:
     category: str = CGP  # in effect for this cycle's authorization (R-PAT-2)
     follows_missed: Window | None = None  # the previous cycle's missed window (R-CYC-4)
     last_rma: Authorization | None = None  # the course's latest RMA before this cycle (R-RMA-3)
-    refill_from: date | None = None  # refill_earliest(last_rma): the first day of the next fill
+    refill_from: date | None = None  # next_fill_from(last_rma): the first day of the next fill
     earliest_test_date: date = date.min  # R-CYC-4 lockout
     visits: list[Visit] = field(default_factory=list)
     tests: list[PregnancyTest] = field(default_factory=list)
@@ -114,6 +114,13 @@ def refill_earliest(rma: Authorization, program: Program) -> date:
     fraction = program.refill_too_soon_fraction
     elapsed = -(-fraction.numerator * rma.days_supply // fraction.denominator)  # ceil, without Fraction objects
     return local_date(rma.recorded_at, program) + days(elapsed)
+
+
+def next_fill_from(rma: Authorization, program: Program) -> date:
+    """The first day a new RMA can follow `rma` (unreversed): R-RMA-3's share of its supply has
+    elapsed, and R-RMA-2: its window has closed (a CCGP window is 30 days long, so after an RMA
+    early in it the window, not the 75% rule, decides)."""
+    return max(refill_earliest(rma, program), rma.do_not_dispense_after + days(1))
 
 
 def test_problems(
@@ -218,7 +225,7 @@ class _Walk:
             follows_missed=follows_missed,
             last_rma=prev.rma or prev.last_rma,
             # computed once per RMA, not per test (the walk asks for every test of the cycle)
-            refill_from=refill_earliest(prev.rma, self.program) if prev.rma is not None else prev.refill_from,
+            refill_from=next_fill_from(prev.rma, self.program) if prev.rma is not None else prev.refill_from,
             earliest_test_date=max(start_date, earliest),
         )
 

@@ -139,7 +139,7 @@ def test_earliest(ctx: Context) -> tuple[date, str]:
             f" (after the window missed on {short(cyc.follows_missed.closes)} there is a "
             f"{program.missed_window_lockout_days}-day waiting period)"
         )
-    if cyc.refill_from is not None:  # R-RMA-3 [D]: the window must reach the first day of the next fill
+    if cyc.refill_from is not None:  # R-RMA-2/3 [D]: the window must reach the first day of the next fill
         fill = cyc.refill_from
         limit = fill - days(program.cgp_window_days - 1)
         if limit > earliest:
@@ -296,7 +296,7 @@ def _refill_timing(ctx: Context) -> Check:  # R-RMA-3
         return Check(
             False,
             f"Too soon after the {rma.days_supply}-day supply authorized {issued}: "
-            f"the next authorization is possible from {short(earliest)}.",
+            f"the next authorization is possible from {short(ctx.next_fill_from(rma))}.",
         )
     return Check(
         True,

@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import date
 
-from tests.workflows.factories import PHARMACY, PRESCRIBER, at, patient, request
+from tests.workflows.factories import CGP, PHARMACY, PRESCRIBER, at, patient, request
 from workflows import decide_dispense, evaluate_patient
 
 NOW = at("2026-10-21")
@@ -163,3 +163,36 @@ def test_R_RMA_4_reversal_after_window_leaves_cycle_missed(program):
     # window makes that cycle a missed one, and the supply never received does not hold up the next
     # fill (no REFILL_TOO_SOON)
     assert "REFILL_TOO_SOON" not in s.codes
+
+
+def test_R_RMA_2_R_RMA_3_the_next_fill_waits_for_the_previous_window_to_close(program):
+    """A CCGP window is 30 days long: after an RMA on its first day, R-RMA-2 (one RMA while its
+    window is open) holds the next fill back beyond R-RMA-3's 75% day, and every date the service
+    gives says so (QA 2026-11-26: "possible from Dec 19" while ALREADY_AUTHORIZED held until Dec 25)."""
+    def base():
+        return patient().ccgp_ready().rma("2026-10-01", "2026-10-30")  # window Oct 1 - Oct 30
+
+    p = base().visit("2026-10-23", counseled=False).build()  # opens cycle 2's window Oct 23 - Nov 21
+    d = decide_dispense(request(p), program, at("2026-10-23"))
+    assert d.codes == ("ALREADY_AUTHORIZED", "REFILL_TOO_SOON")
+    refill = [r.message for r in d.reasons if r.code == "REFILL_TOO_SOON"][0]
+    assert refill == ("Too soon after the 30-day supply authorized Oct 1: the next authorization is "
+                      "possible from Oct 31.")
+    for day in ("2026-10-24", "2026-10-30"):  # 75% of the supply has elapsed; the window is still open
+        assert decide_dispense(request(p), program, at(day)).codes == ("ALREADY_AUTHORIZED",)
+    assert decide_dispense(request(p), program, at("2026-10-31")).allowed
+
+    # changed to CGP: the monthly test's 7-day window must reach Oct 31, not Oct 24 (R-RMA-3 alone)
+    def cgp():
+        return (base().change_category(CGP, "2026-10-10").visit("2026-10-20").attest("2026-10-24")
+                .contraception("2026-09-01", recorded="2026-10-10")
+                .test("screening", "2026-10-01", recorded="2026-10-10"))
+
+    s = evaluate_patient(cgp().build(), program, at("2026-10-20"))
+    assert ("No negative monthly pregnancy test (medical setting) collected on or after Oct 25 (its 7-day "
+            "window must reach Oct 31, the first day the next fill is allowed) is recorded yet."
+            in [r.message for r in s.reasons])
+    early = evaluate_patient(cgp().test("monthly", "2026-10-24").build(), program, at("2026-10-24"))
+    assert early.window is None  # Oct 24 - Oct 30 closes before Oct 31: it could only be missed
+    ok = cgp().test("monthly", "2026-10-25").build()
+    assert decide_dispense(request(ok), program, at("2026-10-31")).allowed
