@@ -165,10 +165,28 @@ def commit(session: Session) -> None:
     session.commit()  # on PostgreSQL after the pipeline: nothing left to send, the session's bookkeeping
 
 
+def begin_write(session: Session) -> None:
+    """SQLite: take the database's write lock now, for the rest of the transaction.
+
+    PostgreSQL serialises writers with row and advisory locks (FOR UPDATE, the audit chain's
+    lock); SQLite ignores FOR UPDATE, and Python's sqlite3 runs reads outside any transaction until
+    the first INSERT/UPDATE. Two requests could then both read the chain's head (or both find no
+    RMA this cycle) before either writes, and the second write fails on a unique constraint: a
+    500 under concurrent use of the embedded default (QA 2026-11-26). BEGIN IMMEDIATE makes the
+    reads that follow happen under the write lock; other writers wait for it (sqlite3's busy
+    timeout), readers do not. A transaction that already wrote holds the lock already."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    raw = session.connection().connection.driver_connection
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
 @event.listens_for(Session, "before_commit")
 def _run_pending(session: Session) -> None:
     writes = session.info.get(_PENDING)
     if writes:
+        begin_write(session)  # SQLite: the audit chain's head is read under the write lock
         conn = session.connection()
         for w in writes:
             w.run(conn)

@@ -63,6 +63,7 @@ def unit_of_work():
     from rems import driver
 
     try:
+        driver.begin_write(db.session())  # SQLite: what the unit reads, it reads under the write lock
         yield db.session
         driver.commit(db.session())
     except BaseException:

@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from tests.api.helpers import codes, count_rows
-from tests.support import backends
 
 
 def _ready(api, practice):
@@ -47,34 +46,62 @@ def test_idempotency_key_replays_a_refusal(api, practice):
 
 
 @pytest.mark.postgres
-def test_concurrent_authorizations_issue_one_rma(app, api, practice, backend):
-    backends.require("postgres")
-    if backend != "postgres":
-        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
-    p = _ready(api, practice)
-    second_pharmacist = api.add_pharmacist(practice.pharmacy)
-    headers = {who: api.headers(who) for who in (practice.pharmacist, second_pharmacist)}
-    body = {**api.lookup(p, practice.pharmacy), "days_supply": 30, "quantity": 60}
-    barrier = threading.Barrier(2)
-    results: dict[str, tuple[int, dict]] = {}
+def _at_once(app, calls) -> list[tuple[int, dict]]:
+    """Run each call (a function of a test client) in its own thread, app context and session,
+    released together; returns (status, body) in the order of `calls`."""
+    from rems.extensions import db
 
-    def request(who: str) -> None:
-        with app.app_context():  # each thread: its own app context, session and test client
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i, call) -> None:
+        with app.app_context():
             client = app.test_client()
             barrier.wait()
-            resp = client.post("/api/v1/authorizations", json=body, headers=headers[who])
-            results[who] = (resp.status_code, resp.get_json())
-            from rems.extensions import db
-
+            resp = call(client)
+            results[i] = (resp.status_code, resp.get_json())
             db.session.remove()
 
-    threads = [threading.Thread(target=request, args=(who,)) for who in headers]
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
-    statuses = sorted(status for status, _ in results.values())
-    assert statuses == [201, 409], results
-    refused = next(body for status, body in results.values() if status == 409)
-    assert "ALREADY_AUTHORIZED" in codes(refused)
+        t.join(timeout=60)
+    return results
+
+
+def test_concurrent_authorizations_issue_one_rma(app, api, practice, backend):
+    """R-RMA-2 under a race, on both databases: PostgreSQL locks the course row; SQLite, whose
+    reads are not locked, takes its write lock before the unit of work reads (rems.driver.begin_write).
+    Before that, the embedded default answered some of these with a 500 (QA 2026-11-26)."""
+    p = _ready(api, practice)
+    second_pharmacist = api.add_pharmacist(practice.pharmacy)
+    headers = [api.headers(who) for who in (practice.pharmacist, second_pharmacist)]
+    body = {**api.lookup(p, practice.pharmacy), "days_supply": 30, "quantity": 60}
+    results = _at_once(app, [lambda c, h=headers[i % 2]: c.post("/api/v1/authorizations", json=body, headers=h)
+                             for i in range(6)])
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [409] * 5, results
+    assert all("ALREADY_AUTHORIZED" in codes(b) for status, b in results if status == 409)
     assert count_rows(app, "authorizations")["authorizations"] == 1
+    verified = api.call("GET", "/admin/audit/verify", as_=practice.admin, expect=200).get_json()
+    assert verified["ok"] is True, verified
+
+
+def test_concurrent_checks_and_reads_all_answer_and_keep_one_chain(app, api, practice):
+    """R-AUD-1: every check and read is audited; many at once (two pharmacists of one pharmacy and the
+    prescriber) all get their answer, and the chain stays one valid sequence, on both databases."""
+    p = _ready(api, practice)
+    second_pharmacist = api.add_pharmacist(practice.pharmacy)
+    query = api.lookup(p, practice.pharmacy)
+    pharmacists = [api.headers(who) for who in (practice.pharmacist, second_pharmacist)]
+    prescriber = api.headers(practice.prescriber.email)
+    calls = []
+    for i in range(10):
+        calls.append(lambda c, h=pharmacists[i % 2]: c.get("/api/v1/eligibility", query_string=query, headers=h))
+        calls.append(lambda c: c.get(f"/api/v1/patients/{p.rems_id}", headers=prescriber))
+    results = _at_once(app, calls)
+    assert [status for status, _ in results] == [200] * 20, [r for r in results if r[0] != 200]
+    assert all(body["eligible"] is True for _, body in results[::2])
+    verified = api.call("GET", "/admin/audit/verify", as_=practice.admin, expect=200).get_json()
+    assert verified["ok"] is True, verified

@@ -142,13 +142,14 @@ def test_r_aud_1_orm_update_is_refused(app, factory):
 
 @pytest.mark.parametrize("commit", ["session.commit", "unit_of_work"])
 def test_r_aud_1_concurrent_writers_produce_one_valid_chain(app, backend, commit):
-    """Threads with their own connections append at once; the advisory lock keeps one chain, whether
-    the entries go in by the before_commit hook or pipelined with the COMMIT (rems.driver.commit)."""
+    """Threads with their own connections append at once; the advisory lock (SQLite: the database's
+    write lock) keeps one chain, whether the entries go in by the before_commit hook or pipelined
+    with the COMMIT (rems.driver.commit)."""
     from rems.extensions import db
     from rems.services import audit
     from rems.tasks import unit_of_work
 
-    _pg(backend)
+    # SQLite too: there the write lock is taken before the head is read (rems.driver.begin_write)
     threads_n, per_thread = 8, 15
     barrier = threading.Barrier(threads_n)
     errors: list[BaseException] = []
