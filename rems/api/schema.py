@@ -31,6 +31,7 @@ class F:
     max_items: int | None = None
     description: str = ""
     extra: dict = field(default_factory=dict)
+    ignore: str | None = None  # strings: a regex of what is dropped before the checks (typed separators)
 
 
 def _err(path: str, message: str) -> dict:
@@ -43,6 +44,8 @@ def _check(spec: F, value, path: str, errors: list) -> object:
         if not isinstance(value, str):
             errors.append(_err(path, "must be a string" if t == "string" else f"must be a {t} string"))
             return None
+        if spec.ignore is not None:
+            value = re.sub(spec.ignore, "", value)
         if spec.min_len is not None and len(value.strip()) < spec.min_len:
             message = "is required" if spec.min_len == 1 else f"needs at least {spec.min_len} characters"
             errors.append(_err(path, message))

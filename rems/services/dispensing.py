@@ -38,8 +38,9 @@ from rems.services.facts import (
     records_json_column,
 )
 from rems.tasks import unit_of_work
-from workflows import decide_dispense, evaluate_patient
+from workflows import decide_dispense, evaluate_patient, local_date
 from workflows.facts import DispenseRequest, PatientFacts, PharmacyFacts, PrescriberFacts
+from workflows.messages import short
 
 # The dispense path reads with Core statements on the table columns (plain rows, no ORM identity
 # map or instance loading: that layer cost more CPU than the statements; bench/NOTES.md), each
@@ -169,23 +170,38 @@ def _new_rma() -> str:
 
 
 def dispense_stop(a: Authorization) -> tuple[str, str] | None:
-    """Why this RMA may not be filled now, as (code, sentence); None: it may. Reversed (R-RMA-4),
-    a pregnancy reported since it was issued (R-PT-4), or past its "do not dispense after" day
-    (R-RMA-1)."""
+    """Why this RMA may not be filled now, as (code, sentence); None: it may.
+
+    Reversed (R-RMA-4); treatment stopped while the RMA could still be filled: a pregnancy reported
+    (R-PT-4) or the end of treatment recorded (R-END-1: no RMA after the last dose, and an RMA not
+    yet filled is not dispensed either); otherwise past its "do not dispense after" day (R-RMA-1).
+    An RMA that had already expired when treatment stopped stays "expired": that is what ended it,
+    so the pharmacy's list keeps telling its history truly.
+    """
     if a.status != "authorized":
-        return "REVERSED", "The RMA was reversed."
-    if a.course.pregnancy_reported_at is not None:
+        return "REVERSED", "This RMA was reversed. Do not dispense."
+    course = a.course
+    if _stopped_while_open(course.pregnancy_reported_at, a):
         return ("PREGNANCY_REPORTED",
                 "A pregnancy was reported after this RMA was issued: treatment has stopped. Do not dispense.")
+    if _stopped_while_open(course.ended_at, a):
+        return ("TREATMENT_ENDED",
+                f"Treatment ended (last dose {short(course.last_dose_date)}) after this RMA was issued. "
+                "Do not dispense.")
     if a.do_not_dispense_after < program_today():
-        return "EXPIRED", f"The RMA expired after {a.do_not_dispense_after.isoformat()}."
+        return "EXPIRED", f"This RMA's last day was {short(a.do_not_dispense_after)}: it has expired. Do not dispense."
     return None
+
+
+def _stopped_while_open(instant, a: Authorization) -> bool:
+    """Did treatment stop at `instant` on or before the RMA's last day (program-local, R-TIME-1)?"""
+    return instant is not None and local_date(instant, program()) <= a.do_not_dispense_after
 
 
 def serialize(a: Authorization) -> dict:
     stop = dispense_stop(a)
     return {"rma": a.rma, "status": a.status, "dispense_allowed": stop is None,
-            "dispense_stop_reason": stop[1] if stop else None,
+            "dispense_stop_code": stop[0] if stop else None, "dispense_stop_reason": stop[1] if stop else None,
             "rems_id": a.patient.rems_id, "pharmacy_ncpdp_id": a.pharmacy.ncpdp_id,
             "prescriber_npi": a.prescriber.npi, "days_supply": a.days_supply, "quantity": a.quantity,
             "cycle": a.cycle_number, "issued_at": a.recorded_at.isoformat(),
@@ -289,7 +305,7 @@ def reverse(user: User, rma: str, reason: str) -> Authorization:
                                      .with_for_update()).scalar_one_or_none()
         policy.require(user, "authorization.reverse", row)
         if row.status == "reversed":
-            raise ApiError(409, "NOT_REVERSIBLE", f"RMA {row.rma} was already reversed.")
+            raise ApiError(409, "NOT_REVERSIBLE", "This RMA was already reversed: nothing was changed.")
         row.status = "reversed"
         row.reversed_at = now()
         row.reversed_by_id = user.id

@@ -6,6 +6,7 @@ Each test names the rule it proves; `test_every_refusal_code_is_exercised` keeps
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -114,6 +115,25 @@ def test_r_rma_6_unknown_id_and_wrong_dob_answer_the_same(api, practice):
     e1 = api.eligibility(practice.pharmacist, p, practice.pharmacy, rems_id="1234567890")
     e2 = api.eligibility(practice.pharmacist, p, practice.pharmacy, date_of_birth="1999-03-15")
     assert e1 == e2 and codes(e1) == {"PATIENT_NOT_FOUND"}
+
+
+def test_r_rma_1_rems_id_with_spaces_or_dashes_is_the_same_id(api, practice):
+    """R-RMA-1: a REMS ID sent as printed ("5568 799 828") finds the patient; R-RMA-6: an unknown ID
+    written that way still answers exactly like a wrong date of birth."""
+    p = _ccgp_ready(api, practice)
+    r = p.rems_id
+    spaced, dashed = f"{r[:4]} {r[4:7]} {r[7:]}", f"{r[:4]}-{r[4:7]}-{r[7:]}"
+    assert api.eligibility(practice.pharmacist, p, practice.pharmacy, rems_id=spaced)["eligible"] is True
+    unknown = api.eligibility(practice.pharmacist, p, practice.pharmacy, rems_id="1234-567-890")
+    wrong_dob = api.eligibility(practice.pharmacist, p, practice.pharmacy, rems_id=spaced, date_of_birth="1999-03-15")
+    assert unknown == wrong_dob and codes(unknown) == {"PATIENT_NOT_FOUND"}
+    issued = api.authorize(practice.pharmacist, p, practice.pharmacy, rems_id=dashed)
+    assert issued.status_code == 201 and issued.get_json()["rems_id"] == r
+    # nothing but separators is no ID at all; too many digits are refused as before
+    for bad in (" - - ", "1234-5678-9012-3"):
+        resp = api.call("GET", "/eligibility", as_=practice.pharmacist,
+                        query=api.lookup(p, practice.pharmacy, rems_id=bad))
+        assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "rems_id", bad
 
 
 def test_r_pat_3_consent_missing(api, practice):
@@ -342,10 +362,67 @@ def test_r_pt_4_a_positive_test_stops_an_rma_already_issued(api, practice, go):
     note = db.session.execute(sa.select(Notification).where(Notification.user_id == pharmacist.id,
                                                             Notification.kind == "rma_stopped")).scalar_one()
     assert note.title == f"Do not dispense RMA {rma}" and p.rems_id in note.body
-    # past its last day an RMA may not be filled either
+    assert after["dispense_stop_code"] == "PREGNANCY_REPORTED"
+    # past its last day it may not be filled either; what stopped it is still the pregnancy report
     go(30)
     expired = api.call("GET", f"/authorizations/{rma}", as_=practice.pharmacist, expect=200).get_json()
-    assert expired["dispense_allowed"] is False
+    assert expired["dispense_allowed"] is False and expired["dispense_stop_code"] == "PREGNANCY_REPORTED"
+
+
+def _end_treatment(api, p, last_dose_day: int) -> None:
+    api.call("POST", f"/patients/{p.rems_id}/end-of-treatment", as_=p.prescriber.email,
+             json={"last_dose_date": api.day(last_dose_day), "reason": "course complete"}, expect=200)
+
+
+def _rma(api, practice) -> dict:
+    from rems.extensions import db
+
+    rma = db.session.execute(sa.text("SELECT rma FROM authorizations")).scalar_one()
+    return api.call("GET", f"/authorizations/{rma}", as_=practice.pharmacist, expect=200).get_json()
+
+
+def test_r_end_1_an_rma_issued_before_the_end_of_treatment_is_not_dispensed(api, practice, go):
+    """R-END-1 "no RMA after the last dose": an RMA issued before the end of treatment was recorded and
+    not filled yet must not be dispensed, inside its window and after it; the sentence names the last dose."""
+    from workflows.messages import short
+
+    p = _ccgp_ready(api, practice)
+    assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201  # window day 0..29
+    assert _rma(api, practice)["dispense_allowed"] is True
+    go(5)
+    _end_treatment(api, p, last_dose_day=4)
+    stopped = _rma(api, practice)
+    assert stopped["status"] == "authorized" and stopped["dispense_allowed"] is False
+    assert stopped["dispense_stop_code"] == "TREATMENT_ENDED"
+    last = api.t0 + timedelta(days=4)
+    assert stopped["dispense_stop_reason"] == (
+        f"Treatment ended (last dose {short(last)}) after this RMA was issued. Do not dispense.")
+    go(40)  # past its last day: still the end of treatment that stopped it
+    assert _rma(api, practice)["dispense_stop_code"] == "TREATMENT_ENDED"
+    # the pharmacy can still reverse it (never picked up): R-RMA-4
+    rev = api.call("POST", f"/authorizations/{stopped['rma']}/reversal", as_=practice.pharmacist,
+                   json={"reason": "treatment ended before pick-up"}, expect=200).get_json()
+    assert rev["dispense_stop_code"] == "REVERSED"
+    again = api.call("POST", f"/authorizations/{stopped['rma']}/reversal", as_=practice.pharmacist,
+                     json={"reason": "twice"}, expect=409).get_json()
+    assert again["detail"] == "This RMA was already reversed: nothing was changed."
+
+
+def test_r_rma_1_an_rma_expired_before_treatment_ended_stays_expired(api, practice, go):
+    """R-RMA-1: past its "do not dispense after" day an RMA is expired; an end of treatment (R-END-1)
+    recorded later did not stop it, so it is not reported as such."""
+    p = _ccgp_ready(api, practice)
+    assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201  # window day 0..29
+    go(29)  # its last day
+    assert _rma(api, practice)["dispense_allowed"] is True
+    go(30)
+    expired = _rma(api, practice)
+    assert expired["dispense_allowed"] is False and expired["dispense_stop_code"] == "EXPIRED"
+    last = api.t0 + timedelta(days=29)
+    assert expired["dispense_stop_reason"] == (
+        f"This RMA's last day was {last:%b} {last.day}: it has expired. Do not dispense.")
+    _end_treatment(api, p, last_dose_day=29)
+    assert _rma(api, practice)["dispense_stop_code"] == "EXPIRED"
 
 
 def test_r_end_1_treatment_ended(api, practice):

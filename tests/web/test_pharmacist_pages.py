@@ -151,6 +151,29 @@ def test_bad_input_keeps_values_and_shows_messages(web, factory):
     assert resp.status_code == 400  # a pharmacy that is not one of the user's memberships
 
 
+def test_rems_id_typed_with_spaces_or_dashes_is_the_same_id(web, factory):
+    """R-RMA-1: the REMS ID as printed or read aloud ("5568 799 828") is accepted; it still has to be
+    10 digits, and an unknown ID still looks like a wrong date of birth (R-RMA-6)."""
+    ph, rsp = factory.pharmacy()
+    patient = scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1)
+    web.sign_in(rsp)
+    r = patient.rems_id
+    for typed in (f"{r[:4]} {r[4:7]} {r[7:]}", f"{r[:4]}-{r[4:7]}-{r[7:]}", f" {r[:5]} - {r[5:]} "):
+        resp = web.post("/pharmacy", _form(patient, ph, mode="check", rems_id=typed))
+        assert resp.status_code == 200 and "Eligible now" in text(resp), typed
+    resp = web.post("/pharmacy", _form(patient, ph, mode="check", rems_id=f"{r[:4]} {r[4:9]}"))
+    assert resp.status_code == 400 and "A REMS ID has 10 digits" in text(resp)
+    wrong_dob = text(web.post("/pharmacy", _form(patient, ph, mode="check", date_of_birth="1991-02-03",
+                                                 rems_id=f"{r[:4]} {r[4:7]} {r[7:]}")))
+    unknown = text(web.post("/pharmacy", _form(patient, ph, mode="check", rems_id="0000-000-000")))
+    assert re.search(r"reasons?: (.*?) Pharmacy:", wrong_dob).group(1) == re.search(
+        r"reasons?: (.*?) Pharmacy:", unknown).group(1)
+    assert db.session.execute(select(Authorization)).first() is None
+    resp = web.post("/pharmacy", _form(patient, ph, rems_id=f"{r[:4]}-{r[4:7]}-{r[7:]}"))
+    assert "Authorized: you may dispense" in text(resp)
+    assert db.session.execute(select(Authorization.patient_id)).scalar_one() == patient.id
+
+
 def _form_for_other_pharmacy(ph):
     return {
         "pharmacy": "9999999",
@@ -169,7 +192,10 @@ def test_reversal(web, factory):
     rma = body["rma"]
     web.sign_in(rsp)
     resp = web.post(f"/pharmacy/rmas/{rma}/reversal", {}, prefix=rma)
-    assert resp.status_code == 400 and "Give the reason for the reversal" in text(resp)
+    # one sentence per message, the RMA number once (not "RMA RMA0123...")
+    assert resp.status_code == 400
+    assert f"{rma} was not reversed. Give the reason for the reversal." in text(resp)
+    assert f"RMA {rma}" not in text(resp)
     resp = web.post(
         f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "Patient did not pick it up"}, prefix=rma
     )
@@ -179,7 +205,59 @@ def test_reversal(web, factory):
     page = text(web.get("/pharmacy/rmas"))
     assert "Reversed" in page and "Patient did not pick it up" in page
     again = web.post(f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "again"}, prefix=rma)
-    assert again.status_code == 400 and "already reversed" in text(again)
+    assert again.status_code == 400
+    assert f"{rma} was not reversed. This RMA was already reversed: nothing was changed." in text(again)
+
+
+def _badges(resp) -> dict[str, str]:
+    """{RMA: its badge's text} from the Recent RMAs page."""
+    html = resp.get_data(as_text=True)
+    return dict(re.findall(r'<h2 class="h3">(RMA[0-9]+) <span class="badge[^"]*">([^<]+)</span></h2>', html))
+
+
+def test_rma_list_badges_follow_dispense_stop(web, factory, travel):
+    """The badge says whether the RMA may be filled (dispensing.dispense_stop): "Authorized" only then;
+    expired (R-RMA-1), reversed (R-RMA-4), a pregnancy reported (R-PT-4) or treatment ended (R-END-1)
+    after it was issued. An expired RMA can still be reversed (one never picked up)."""
+    from rems.services import patients
+
+    ph, rsp = factory.pharmacy()
+    pres = factory.prescriber()
+    expired = scenarios.ccgp_in_window(factory, pres, visit_days_ago=29)  # window closes today
+    rma_expired = scenarios.authorize(expired, ph, rsp)["rma"]
+    travel(1)
+    fine = scenarios.ccgp_in_window(factory, pres, visit_days_ago=1)
+    rma_fine = scenarios.authorize(fine, ph, rsp)["rma"]
+    ended = scenarios.ccgp_in_window(factory, pres, visit_days_ago=1)
+    rma_ended = scenarios.authorize(ended, ph, rsp)["rma"]
+    scenarios.end_treatment(ended, last_dose_days_ago=0)
+    pregnant = scenarios.cgp_in_window(factory, pres, confirmation_days_ago=1)
+    scenarios.attest(pregnant)
+    rma_pregnant = scenarios.authorize(pregnant, ph, rsp)["rma"]
+    patients.record_test(pres.user, pregnant, {"kind": "monthly", "specimen_date": scenarios.today(),
+                                               "result": "positive", "setting": "medical"})
+    reversed_ = scenarios.ccgp_in_window(factory, pres, visit_days_ago=1)
+    rma_reversed = scenarios.authorize(reversed_, ph, rsp)["rma"]
+    dispensing.reverse(rsp, rma_reversed, "wrong quantity")
+
+    web.sign_in(rsp)
+    resp = web.get("/pharmacy/rmas")
+    page = text(resp)
+    assert _badges(resp) == {
+        rma_fine: "Authorized",
+        rma_expired: "Expired",
+        rma_ended: "Do not dispense",
+        rma_pregnant: "Do not dispense",
+        rma_reversed: "Reversed",
+    }
+    last_dose = scenarios.today()
+    ended_sentence = f"Treatment ended (last dose {last_dose:%b} {last_dose.day}) after this RMA was issued."
+    assert f"{ended_sentence} Do not dispense." in page
+    assert "A pregnancy was reported after this RMA was issued: treatment has stopped. Do not dispense." in page
+    assert page.count("Do not dispense.") == 2  # the alerts of the two stopped RMAs only
+    for rma in (rma_fine, rma_expired, rma_ended, rma_pregnant):
+        assert f"Reverse {rma}" in page, rma
+    assert f"Reverse {rma_reversed}" not in page
 
 
 def test_other_pharmacy_cannot_reverse(web, factory):
@@ -203,12 +281,37 @@ def test_rsp_signs_the_pharmacy_attestation(web, factory):
         f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": "not my password"}, prefix=f"a{ph.id}"
     )
     assert resp.status_code == 400 and "The password does not match" in text(resp)
+    # the error summary (focused by app.js) links to the password field, which is marked invalid
+    summary = _error_summary(resp)
+    assert f'href="#a{ph.id}-password"' in summary and "The password does not match" in summary
+    assert re.search(rf'id="a{ph.id}-password"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="a{ph.id}-password"',
+                     resp.get_data(as_text=True))
     resp = web.post(
         f"/pharmacy/{ph.ncpdp_id}/attestation", {f"a{ph.id}-password": PASSWORD}, prefix=f"a{ph.id}"
     )
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Pharmacy, ph.id).status == "certified"
+
+
+def _error_summary(resp) -> str:
+    """The page's one error summary (the pattern of macros/forms.html: focused, links to fields)."""
+    html = resp.get_data(as_text=True)
+    found = re.findall(r'<div class="error-summary" role="alert" tabindex="-1">.*?</div>', html, flags=re.S)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_empty_invitation_gets_an_error_summary_linking_each_field(web, factory):
+    ph, rsp = factory.pharmacy()
+    web.sign_in(rsp)
+    p = f"i{ph.id}"
+    resp = web.post(f"/pharmacy/{ph.ncpdp_id}/invitations", {}, prefix=p)
+    assert resp.status_code == 400
+    summary = _error_summary(resp)
+    for name in ("first_name", "last_name", "email", "license_number"):
+        assert f'href="#{p}-{name}"' in summary, name
+    assert f'href="#a{ph.id}-password"' not in summary  # the attestation form has no error
 
 
 def test_rsp_invites_staff_and_the_code_is_shown_once(web, factory, app):

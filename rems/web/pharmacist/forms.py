@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -26,13 +28,20 @@ from rems.services.practice import npi_valid
 from rems.web.auth.forms import REQUIRED, email_field, name_field
 
 
+def _without_separators(value):
+    """A REMS ID typed as printed or read aloud ("5568 799 828", "5568-799-828") is the same ID:
+    spaces and dashes are dropped before it is checked and looked up."""
+    return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
+
+
 class DispenseForm(FlaskForm):
     pharmacy = SelectField("Pharmacy", validators=[InputRequired("Choose the pharmacy")])
     rems_id = StringField(
         "Patient's REMS ID",
+        filters=[_without_separators],
         validators=[
             DataRequired("Enter the patient's REMS ID"),
-            Regexp(r"^\s*[0-9]{10}\s*$", message="A REMS ID has 10 digits"),
+            Regexp(r"^[0-9]{10}$", message="A REMS ID has 10 digits"),
         ],
     )
     date_of_birth = DateField(

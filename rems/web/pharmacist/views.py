@@ -122,13 +122,37 @@ def rmas():
     return _rmas_page(_recent(_me()))
 
 
+# The badge of an RMA in the list names why it may not be filled (dispensing.dispense_stop); any other
+# stop (treatment stopped while it could be filled: R-PT-4, R-END-1) is "Do not dispense" with the
+# service's sentence in an alert. "Authorized" only when the service says it may be filled.
+STOP_BADGES = {None: ("authorized", "Authorized"), "REVERSED": ("reversed", "Reversed"),
+               "EXPIRED": ("expired", "Expired")}
+STOPPED = ("not_eligible", "Do not dispense")
+
+
+def _rma_state(a) -> dict:
+    """Badge (status, label) and alert sentence for one RMA, from the service's answer."""
+    stop = dispensing.dispense_stop(a)
+    code = stop[0] if stop else None
+    status, label = STOP_BADGES.get(code, STOPPED)
+    return {"status": status, "label": label, "alert": None if code in STOP_BADGES else stop[1]}
+
+
+def _not_reversed(form) -> str:
+    """'RMA0123456789 was not reversed. Give the reason for the reversal.': each message a sentence."""
+    messages = [*form.form_errors, *form.reason.errors]
+    return " ".join([f"{form.rma_prefix} was not reversed.", *(m if m.endswith(".") else f"{m}." for m in messages)])
+
+
 def _rmas_page(rows, failed=None, status=200):
-    """One reversal form per open RMA, each with its own prefix (unique ids and labels)."""
+    """One reversal form per unreversed RMA (an expired one too: one never picked up can be reversed
+    after its window), each with its own prefix (unique ids and labels)."""
     forms = {a.rma: ReverseForm(prefix=a.rma, formdata=None) for a in rows if a.status != "reversed"}
     if failed is not None:
         forms[failed.rma_prefix] = failed
-    stops = {a.rma: dispensing.dispense_stop(a) for a in rows}  # the service says whether each may still be filled
-    return render_template("pharmacist/rmas.html", rows=rows, forms=forms, failed=failed, stops=stops), status
+    states = {a.rma: _rma_state(a) for a in rows}
+    return render_template("pharmacist/rmas.html", rows=rows, forms=forms, states=states, failed=failed,
+                           not_reversed=_not_reversed(failed) if failed is not None else None), status
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")
@@ -187,6 +211,15 @@ def _own_pharmacy(action: str, ncpdp_id: str):
     return ph
 
 
+def _place_signing_error(form, err: ApiError) -> None:
+    """A wrong signing password (R-SIG-1) belongs to the password field: the error summary links
+    to it and the field is marked invalid. Any other refusal goes on the form."""
+    if err.code == "SIGNATURE_INVALID":
+        form.password.errors = [*form.password.errors, err.detail]
+    else:
+        apply_api_error(form, err)
+
+
 @bp.post("/pharmacy/<ncpdp_id>/attestation")
 @role_required("pharmacy.attest")
 def attest(ncpdp_id):
@@ -196,7 +229,7 @@ def attest(ncpdp_id):
         try:
             practice.attest_pharmacy(_me(), ph, form.password.data)
         except ApiError as err:
-            apply_api_error(form, err)
+            _place_signing_error(form, err)
         else:
             flash(
                 f"{ph.name} is certified until {ph.certified_until:%B} {ph.certified_until.day}, "
