@@ -285,7 +285,7 @@ def _no_open_rma(ctx: Context) -> Check:  # R-RMA-2
             f"An RMA issued {issued} is valid until {short(rma.do_not_dispense_after)}; only one "
             f"authorization per cycle.",
         )
-    return Check(True, f"Previous RMA {rma.rma} expired {short(rma.do_not_dispense_after)}.")
+    return Check(True, f"The previous RMA ({rma.rma}) expired {short(rma.do_not_dispense_after)}.")
 
 
 def _refill_timing(ctx: Context) -> Check:  # R-RMA-3
