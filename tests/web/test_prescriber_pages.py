@@ -3,6 +3,7 @@ enrollment (code shown once, duplicate -> transfer) and the patient page's recor
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from datetime import date, timedelta
 
@@ -11,11 +12,14 @@ from sqlalchemy import event, select
 
 from rems.clock import today
 from rems.extensions import db
-from rems.models import AuditEntry, Patient, Visit
+from rems.models import AuditEntry, Notification, Patient, PregnancyCase, PregnancyTest, Visit
 from rems.services import patients
 from rems.web.helpers import long_date
+from rems.web.prescriber import outcomes
 from tests.support.factories import PASSWORD
 from tests.web.conftest import text
+from tests.worker import scenarios
+from workflows.messages import short
 
 
 def _page_urls(patient):
@@ -407,10 +411,204 @@ def test_home_testing_category_and_end_of_treatment(web, factory):
     assert "Risk category changed." in text(cat) and "Post-menopausal, confirmed." in text(cat)
     end = web.post(
         f"{base}/end",
-        {"end-last_dose_date": today().isoformat(), "end-reason": "Clear skin"},
+        {"end-last_dose_date": today().isoformat(), "end-reason": "Clear skin", "end-confirm": "y"},
         prefix="end",
         follow_redirects=True,
     )
     assert "End of treatment recorded." in text(end) and "Completed" in text(end)
     db.session.expire_all()
     assert patient.category == "cannot_get_pregnant" and patient.courses[-1].last_dose_date == today()
+
+
+# ----- what the prescriber is told after a record ---------------------------------------------
+FLASH_RE = re.compile(r'<div class="alert alert--(\w+)" role="\w+">\s*<p>(.*?)</p>', re.S)
+
+
+def _flash(resp) -> tuple[str, str]:
+    """The one outcome message of a page: (category, text)."""
+    found = FLASH_RE.findall(resp.get_data(as_text=True))
+    assert len(found) == 1, found
+    category, message = found[0]
+    return category, html_lib.unescape(message)
+
+
+def _record_test(web, patient, kind, day, result="negative", **extra):
+    data = {"test-kind": kind, "test-specimen_date": day.isoformat(), "test-result": result,
+            "test-setting": "medical", **extra}
+    return web.post(f"/prescriber/patients/{patient.rems_id}/test", data, prefix="test", follow_redirects=True)
+
+
+def _record_visit(web, patient, day, counseled):
+    data = {"visit-visit_date": day.isoformat(), "visit-password": PASSWORD}
+    if counseled:
+        data["visit-counseled"] = "y"
+    return web.post(f"/prescriber/patients/{patient.rems_id}/visit", data, prefix="visit", follow_redirects=True)
+
+
+def _status(patient) -> dict:
+    return patients.patient_status(patient, "prescriber", audit_read=False)
+
+
+def _cgp_before_confirmation(factory, pres, contraception_days_ago, screening_days_ago):
+    p = factory.patient(pres)
+    d = today()
+    patients.record_contraception(
+        pres.user, p, {"start_date": d - timedelta(days=contraception_days_ago), "forms": ["iud", "male_condom"]}
+    )
+    patients.record_test(pres.user, p, {"kind": "screening", "specimen_date": d - timedelta(days=screening_days_ago),
+                                        "result": "negative", "setting": "medical"})
+    return p
+
+
+def test_r_pat_4_a_visit_without_counseling_says_counseling_is_still_missing(web, factory):
+    pres = factory.prescriber()
+    cgp = factory.patient(pres)
+    web.sign_in(pres.user)
+    category, message = _flash(_record_visit(web, cgp, today(), counseled=False))
+    assert category == "warning"
+    assert message == (
+        "Visit recorded and signed. Counseling was not documented: record it when you counsel the patient."
+    )
+
+
+def test_r_pat_4_no_counseling_note_when_counseling_is_not_required_any_more(web, factory):
+    """CCGP: counseling at enrollment only (2026); a later visit without it is a plain success."""
+    pres = factory.prescriber()
+    ccgp = _eligible_ccgp(factory, pres)
+    web.sign_in(pres.user)
+    assert _flash(_record_visit(web, ccgp, today(), counseled=False)) == ("success", "Visit recorded and signed.")
+    counseled = _record_visit(web, factory.patient(pres), today(), counseled=True)
+    assert _flash(counseled) == ("success", "Visit recorded and signed.")
+
+
+def test_r_con_2_a_confirmation_test_inside_the_lead_in_is_reported_as_not_counting(web, factory):
+    """The QA case: a confirmation test 6 days after contraception started; the message carries
+    the engine's own sentence (the checklist's), not a rule of the view."""
+    pres = factory.prescriber()
+    p = _cgp_before_confirmation(factory, pres, contraception_days_ago=6, screening_days_ago=25)
+    web.sign_in(pres.user)
+    category, message = _flash(_record_test(web, p, "confirmation", today()))
+    lead_in = next(r for r in _status(p)["requirements"] if r["code"] == "CONTRACEPTION_LEAD_IN_INCOMPLETE")
+    assert category == "warning" and not lead_in["met"]
+    assert message == f"Pregnancy test recorded, but it does not count. {lead_in['detail']}"
+    assert f"Confirmation test collected {short(today())} is too early" in message
+    assert db.session.execute(select(PregnancyTest).where(PregnancyTest.kind == "confirmation")).first()
+
+
+def test_r_pt_2_a_confirmation_test_too_soon_after_screening_names_the_reason(web, factory):
+    pres = factory.prescriber()
+    p = _cgp_before_confirmation(factory, pres, contraception_days_ago=40, screening_days_ago=10)
+    web.sign_in(pres.user)
+    category, message = _flash(_record_test(web, p, "confirmation", today()))
+    reason = next(r for r in _status(p)["reasons"] if r["code"] == "CONFIRMATION_TEST_TOO_EARLY")
+    assert category == "warning" and message == f"Pregnancy test recorded, but it does not count. {reason['message']}"
+
+
+def test_r_cyc_2_a_test_that_opens_the_window_is_a_plain_success(web, factory):
+    pres = factory.prescriber()
+    p = _cgp_before_confirmation(factory, pres, contraception_days_ago=40, screening_days_ago=25)
+    web.sign_in(pres.user)
+    assert _flash(_record_test(web, p, "confirmation", today())) == ("success", "Pregnancy test recorded.")
+    assert _status(p)["window"] is not None
+
+
+def test_r_end_1_a_post_treatment_test_before_it_is_due_does_not_count(web, factory):
+    pres = factory.prescriber()
+    p = factory.patient(pres)
+    patients.end_treatment(pres.user, p, {"last_dose_date": today()})
+    web.sign_in(pres.user)
+    category, message = _flash(_record_test(web, p, "post_treatment", today()))
+    due = next(r for r in _status(p)["requirements"] if r["code"] == "POST_TREATMENT_TEST")
+    assert category == "warning" and not due["met"]
+    assert message == f"Pregnancy test recorded, but it does not count. {due['detail']}"
+
+
+def test_r_cyc_3_a_visit_entered_after_its_window_closed_does_not_count(web, factory):
+    """CCGP: a visit dated 40 days ago would have opened a 30-day window that closed before it was
+    entered (R-CYC-1 [D]); the engine's reason says so."""
+    pres = factory.prescriber()
+    p = factory.patient(pres, category="cannot_get_pregnant")
+    web.sign_in(pres.user)
+    category, message = _flash(_record_visit(web, p, today() - timedelta(days=40), counseled=True))
+    reason = next(r for r in _status(p)["reasons"] if "was entered" in r["message"])
+    assert reason["code"] == "VISIT_REQUIRED"
+    assert category == "warning"
+    assert message == f"Visit recorded and signed, but it does not count. {reason['message']}"
+
+
+def _cgp_with_open_rma(factory, pres):
+    p = scenarios.cgp_in_window(factory, pres, confirmation_days_ago=2)
+    scenarios.attest(p)
+    pharmacy, rsp = factory.pharmacy()
+    scenarios.authorize(p, pharmacy, rsp)
+    return p, rsp
+
+
+def test_r_pt_4_a_positive_result_needs_its_confirmation_box_on_the_web_form(web, factory):
+    pres = factory.prescriber()
+    p, _ = _cgp_with_open_rma(factory, pres)
+    web.sign_in(pres.user)
+    resp = _record_test(web, p, "monthly", today(), result="positive")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'id="test-confirm-error"' in html
+    assert "Tick the box to confirm the positive result, or choose Negative if it was negative" in text(resp)
+    assert re.search(r'<input checked [^>]*name="test-result" [^>]*value="positive"', html)  # kept
+    db.session.expire_all()
+    assert db.session.execute(select(PregnancyTest).where(PregnancyTest.result == "positive")).first() is None
+    assert db.session.execute(select(PregnancyCase)).first() is None
+    assert p.courses[-1].status == "active"
+
+
+def test_r_pt_4_a_recorded_positive_result_says_treatment_stopped_not_success(web, factory):
+    """The message claims what record_test does: course stopped, case open, the administrator and
+    the pharmacy holding the open RMA notified."""
+    pres = factory.prescriber()
+    admin = factory.admin()
+    p, rsp = _cgp_with_open_rma(factory, pres)
+    web.sign_in(pres.user)
+    resp = _record_test(web, p, "monthly", today(), result="positive", **{"test-confirm": "y"})
+    assert _flash(resp) == ("warning", outcomes.POSITIVE_TEST)
+    assert "Treatment has stopped: no RMA will be issued" in outcomes.POSITIVE_TEST
+    db.session.expire_all()
+    assert p.courses[-1].status == "pregnancy_reported"
+    assert db.session.execute(select(PregnancyCase).where(PregnancyCase.patient_id == p.id)).scalar_one()
+    kinds = {
+        (n.user_id, n.kind) for n in db.session.execute(select(Notification)).scalars()
+    }
+    assert (admin.id, "pregnancy_reported") in kinds and (rsp.id, "rma_stopped") in kinds
+
+
+def test_r_pt_4_a_negative_result_needs_no_confirmation(web, factory):
+    pres = factory.prescriber()
+    p = _cgp_before_confirmation(factory, pres, contraception_days_ago=40, screening_days_ago=25)
+    web.sign_in(pres.user)
+    resp = _record_test(web, p, "confirmation", today())
+    assert resp.status_code == 200 and _flash(resp)[0] == "success"
+
+
+def test_r_end_1_ending_treatment_needs_its_confirmation_box(web, factory):
+    pres = factory.prescriber()
+    p = factory.patient(pres)
+    web.sign_in(pres.user)
+    base = f"/prescriber/patients/{p.rems_id}"
+    assert "Treatment has not started: this course has no RMA." in text(web.get(base))
+    day = today().isoformat()
+    refused = web.post(f"{base}/end", {"end-last_dose_date": day}, prefix="end")
+    assert refused.status_code == 422 and "Tick the box to confirm the end of treatment" in text(refused)
+    assert 'id="end-confirm-error"' in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert p.courses[-1].last_dose_date is None and p.courses[-1].status == "enrolled"
+    done = web.post(f"{base}/end", {"end-last_dose_date": day, "end-confirm": "y"}, prefix="end",
+                    follow_redirects=True)
+    assert _flash(done) == ("success", "End of treatment recorded.")
+    db.session.expire_all()
+    assert p.courses[-1].last_dose_date == today()
+
+
+def test_r_end_1_no_never_dispensed_note_once_treatment_started(web, factory):
+    pres = factory.prescriber()
+    p, _ = _cgp_with_open_rma(factory, pres)
+    web.sign_in(pres.user)
+    page = text(web.get(f"/prescriber/patients/{p.rems_id}"))
+    assert "I confirm the last dose date; no RMA can be issued after this" in page
+    assert "this course has no RMA" not in page

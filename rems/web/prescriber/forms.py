@@ -1,5 +1,7 @@
 """Forms of the prescriber pages. Lengths mirror the API schema (api.md field limits); every rule
-(dates, contraception forms, home tests...) is checked by the service and the engine, not here."""
+(dates, contraception forms, home tests...) is checked by the service and the engine, not here.
+The `confirm` boxes are the web form's own guard against a slip before an irreversible record
+(a positive test, the end of treatment); the JSON API does not have them (api.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from rems.clock import program
 from rems.web.auth.forms import email_field, name_field
@@ -121,6 +123,18 @@ class PregnancyTestForm(FlaskForm):
         validators=[InputRequired("Choose where the test was done")],
         default="medical",
     )
+    confirm = BooleanField(
+        "I confirm this result is positive: treatment stops now and a pregnancy case is opened"
+    )
+
+    def validate_confirm(self, field):
+        """R-PT-4: a positive result cannot be undone (the course stops, a registry case opens and
+        the administrator is told), so on the web form a slip on the radio button must not record
+        it: a positive result needs this box too. A negative one does not (nothing irreversible)."""
+        if self.result.data == "positive" and not field.data:
+            raise ValidationError(
+                "Tick the box to confirm the positive result, or choose Negative if it was negative"
+            )
 
 
 class HomeTestingForm(FlaskForm):
@@ -140,3 +154,8 @@ class CategoryForm(FlaskForm):
 class EndTreatmentForm(FlaskForm):
     last_dose_date = _clinical_date("Date of the last dose")
     reason = TextAreaField("Reason (optional)", validators=[Length(max=1000)])
+    # R-END-1: no RMA after this, and it cannot be taken back: one click must not end a course
+    confirm = BooleanField(
+        "I confirm the last dose date; no RMA can be issued after this",
+        validators=[DataRequired("Tick the box to confirm the end of treatment")],
+    )

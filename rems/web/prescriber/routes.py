@@ -15,7 +15,7 @@ from rems.services.signatures import meaning as signature_meaning
 from rems.services.timeline import patient_timeline
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.patient.forms import form_label
-from rems.web.prescriber import bp
+from rems.web.prescriber import bp, outcomes
 from rems.web.prescriber.forms import (
     AttestationForm,
     CategoryForm,
@@ -154,6 +154,11 @@ def enroll():
 
 
 # ----- one patient ----------------------------------------------------------------------------
+# Form fields that never reach the service: the CSRF token, the signing password (sent as the
+# signature) and the web form's own confirmation boxes (forms.py; the JSON API has none).
+WEB_ONLY_FIELDS = ("csrf_token", "password", "confirm")
+
+
 @dataclass(frozen=True)
 class Action:
     form: type
@@ -167,7 +172,7 @@ class Action:
         data = {
             name: (f.data.strip() or None) if isinstance(f.data, str) else f.data
             for name, f in form._fields.items()
-            if name not in ("csrf_token", "password")
+            if name not in WEB_ONLY_FIELDS
         }
         if "password" in form:
             data["signature"] = {"password": form.password.data}
@@ -254,12 +259,14 @@ def record(rems_id, action):
     p = _own_patient(rems_id)
     form = spec.form(prefix=action)
     if form.validate_on_submit():
+        payload = spec.payload(form)
+        before = outcomes.status_before(action, p, payload)
         try:
-            spec.service(_user(), p, spec.payload(form))
+            spec.service(_user(), p, payload)
         except ApiError as err:
             place_error(form, err, spec.fields)
         else:
-            flash(spec.message, "success")
+            flash(*outcomes.outcome(action, spec.message, p, payload, before))
             return redirect(url_for(".patient", rems_id=rems_id))
     forms = _blank_forms(p)
     forms[action] = form
