@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from .clock import days
 from .context import Context
 from .messages import KIND_LABELS, long, short
@@ -9,6 +11,14 @@ from .requirements import test_earliest, test_wanted
 from .results import Reason
 
 ROLES = ("patient", "prescriber", "pharmacist")
+
+
+def _when_for_patient(earliest: date, today: date) -> str:
+    """When the patient can take a test, in the patient's words: "now" once its first day has
+    come, the date while it is still ahead. A first day in the past ("on or after Fri, Nov 20"
+    on Nov 26) reads as a deadline already missed. The prescriber keeps the date: it says which
+    tests already collected count (R-CYC-1, R-CYC-2, R-END-1)."""
+    return "now" if earliest <= today else f"on or after {long(earliest)}"
 
 
 def _course_over(ctx: Context) -> dict[str, list[str]]:
@@ -33,7 +43,9 @@ def _course_over(ctx: Context) -> dict[str, list[str]]:
         steps["patient"].append(f"Do not donate blood until {long(until)}.")  # R-END-2
     due = ctx.post_treatment_test_due
     if ctx.course_status == "post_treatment":  # R-END-1
-        steps["patient"].append(f"Take your post-treatment pregnancy test on or after {long(due)}.")
+        steps["patient"].append(
+            f"Take your post-treatment pregnancy test {_when_for_patient(due, ctx.today)}."
+        )
         steps["prescriber"].append(
             f"Record the negative post-treatment pregnancy test collected on or after {short(due)}."
         )
@@ -57,6 +69,33 @@ _BY_CODE: dict[str, tuple[str, str]] = {
 }
 
 
+def _attempts_used_up(ctx: Context) -> str:
+    """R-ATT-2: the patient's way out of the lockout, in plain words (a new counseling record
+    gives the tries back)."""
+    return (
+        f"You have used all {ctx.program.attestation_attempt_limit} tries at this month's questions. "
+        "Ask your prescriber to go over the questions with you again; then you can try again."
+    )
+
+
+def _patient_test_step(ctx: Context) -> str:
+    """When to take this cycle's test. The first day of a confirmation test depends on the screening
+    test (R-PT-2) and the contraception start (R-CON-2): until both are recorded there is no date to
+    give, and "now" would send the patient to a test that cannot count."""
+    kind = KIND_LABELS[ctx.cycle.expected_test_kind]
+    if ctx.cycle.expected_test_kind == "confirmation" and (
+        ctx.course.screening is None or ctx.course.contraception_start is None
+    ):
+        p = ctx.program
+        return (
+            f"Your {kind} pregnancy test comes at least {p.confirmation_after_screening_days} days after "
+            f"your screening test and after {p.contraception_lead_in_days} days of birth control. Your "
+            "prescriber records those first; then this page tells you the date."
+        )
+    earliest, _ = test_earliest(ctx)
+    return f"Get your {kind} pregnancy test {_when_for_patient(earliest, ctx.today)}."
+
+
 def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dict[str, tuple[str, ...]]:
     if ctx.pregnancy_reported or ctx.treatment_ended:
         steps = _course_over(ctx)
@@ -69,6 +108,8 @@ def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dic
         if reason.code in _BY_CODE:
             role, sentence = _BY_CODE[reason.code]
             if reason.code == "ATTESTATION_REQUIRED" and ctx.attestation_attempts_left == 0:  # R-ATT-2
+                # both sides are told: the patient cannot try again until the prescriber counsels
+                steps["patient"].append(_attempts_used_up(ctx))
                 role, sentence = (
                     "prescriber",
                     (
@@ -79,9 +120,7 @@ def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dic
             steps[role].append(sentence)
         elif reason.code == "PREGNANCY_TEST_REQUIRED":
             steps["prescriber"].append(f"Record a {test_wanted(ctx)}." if reason is wanted else reason.message)
-            earliest, _ = test_earliest(ctx)
-            kind = KIND_LABELS[ctx.cycle.expected_test_kind]
-            steps["patient"].append(f"Get your {kind} pregnancy test on or after {long(earliest)}.")
+            steps["patient"].append(_patient_test_step(ctx))
         elif reason.code in (
             "CONTRACEPTION_LEAD_IN_INCOMPLETE",
             "CONFIRMATION_TEST_TOO_EARLY",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -64,6 +65,69 @@ def comprehension(user: User) -> tuple[list[ComprehensionQuestion], object]:
     return cycle_questions(st.comprehension_cycle_key), st
 
 
+@dataclass(frozen=True)
+class LastTry:
+    """The patient's last failed try of this cycle (R-ATT-2): which questions were wrong and why,
+    never which choice is right. The monthly page shows it after its redirect (Post/Redirect/Get,
+    so that reloading the page cannot send the answers again and use up another try) and on
+    every later visit, until the patient signs or is counseled again."""
+
+    incorrect: frozenset[str]
+    message: str
+    explanations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MonthlyQuestions:
+    """What the monthly page needs, as the engine says it: this cycle's questions, whether the
+    attestation is already signed, the tries left (0: locked out, R-ATT-2) and the last failed try."""
+
+    questions: list[ComprehensionQuestion]
+    done: bool
+    attempts_left: int
+    last_try: LastTry | None
+
+
+def monthly_questions(user: User) -> MonthlyQuestions:
+    """The patient's monthly page (R-ATT-1, R-ATT-2), read only: nothing here uses up a try."""
+    patient = user.patient
+    _require_cgp(patient)
+    st, course = evaluate(patient)
+    questions = cycle_questions(st.comprehension_cycle_key)
+    done = any(r.code == "ATTESTATION_REQUIRED" and r.met for r in st.requirements)
+    return MonthlyQuestions(questions=questions, done=done, attempts_left=st.attestation_attempts_left,
+                            last_try=None if done else _last_try(course, st, questions))
+
+
+def _last_try(course, st, questions: list[ComprehensionQuestion]) -> LastTry | None:
+    """The latest failure of this cycle while it still counts (R-ATT-2: only failures since the last
+    counseling use up tries, and the latest counts whenever any does)."""
+    if st.attestation_attempts_left >= program().attestation_attempt_limit:
+        return None
+    row = db.session.execute(
+        select(AttestationFailure)
+        .where(AttestationFailure.course_id == course.id, AttestationFailure.cycle_number == st.cycle_number)
+        .order_by(AttestationFailure.recorded_at.desc(), AttestationFailure.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    asked = {str(q.id): q for q in questions}
+    incorrect = [i for i in (row.incorrect if row else ()) if i in asked]  # the bank may have changed since
+    if not incorrect:
+        return None
+    return LastTry(incorrect=frozenset(incorrect),
+                   message=failure_message(len(incorrect), st.attestation_attempts_left),
+                   explanations={i: asked[i].explanation for i in incorrect if asked[i].explanation})
+
+
+def failure_message(wrong: int, attempts_left: int) -> str:
+    """R-ATT-2: how many answers were wrong and what the patient can do now (one sentence for the
+    API's COMPREHENSION_FAILED and the patient's page)."""
+    said = f"{wrong} answer{'s are' if wrong != 1 else ' is'} not correct."
+    if attempts_left:
+        return f"{said} Read the explanations and try again."
+    return f"{said} Your prescriber must counsel you again before you can retry."
+
+
 def serialize_question(q: ComprehensionQuestion, with_answers: bool = False) -> dict:
     out = {"id": str(q.id), "text": q.text,
            "choices": [{"id": c["id"], "text": c["text"], **({"correct": c["correct"]} if with_answers else {})}
@@ -102,10 +166,7 @@ def attest(user: User, data: dict):
                          after={"incorrect": incorrect, "cycle": st.cycle_number}, actor=user)
         left = max(0, st.attestation_attempts_left - 1)
         explanations = [{"id": str(q.id), "explanation": q.explanation} for q in questions if str(q.id) in incorrect]
-        wrong = f"{len(incorrect)} answer{'s are' if len(incorrect) != 1 else ' is'} not correct."
-        raise ApiError(422, "COMPREHENSION_FAILED",
-                       f"{wrong} Read the explanations and try again."
-                       if left else f"{wrong} Your prescriber must counsel you again before you can retry.",
+        raise ApiError(422, "COMPREHENSION_FAILED", failure_message(len(incorrect), left),
                        incorrect=incorrect, attempts_left=left, explanations=explanations)
     with unit_of_work():
         course = current_course(patient, lock=True)

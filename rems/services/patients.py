@@ -144,6 +144,7 @@ def serialize_status(patient: Patient, st, role: str) -> dict:
         "window": {"opens": _iso(st.window.opens), "closes": _iso(st.window.closes)} if st.window else None,
         "next_steps": list(st.next_steps.get(role, ())),
         "next_steps_by_role": {k: list(v) for k, v in st.next_steps.items()},
+        "attestation_attempts_left": st.attestation_attempts_left,  # R-ATT-2: 0 = locked out
         "home_testing_enabled": patient.home_testing_enabled,
         "home_testing_enabled_on": _iso(patient.home_testing_enabled_on),
         "consent_signed": patient.consent_signed_at is not None,

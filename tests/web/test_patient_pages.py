@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from rems.clock import program, today
 from rems.extensions import db
-from rems.models import Document, Notification, Patient
-from rems.services import patient_self
+from rems.models import AttestationFailure, Course, Document, Notification, Patient
+from rems.services import patient_self, patients
 from tests.support.factories import PASSWORD
 from tests.web.conftest import text
 from tests.worker import scenarios
@@ -110,31 +110,115 @@ def _answers(user, correct=True):
     return questions, out
 
 
-def test_monthly_wrong_answers_show_explanations_and_attempts_left(web, factory):
+def _failures(patient) -> int:
+    return db.session.scalar(
+        select(db.func.count(AttestationFailure.id)).join(Course).where(Course.patient_id == patient.id)
+    )
+
+
+def _try(web, answers, password=PASSWORD):
+    return web.post(
+        "/patient/monthly", dict(answers, primary_forms="iud", secondary_forms="male_condom", password=password)
+    )
+
+
+def test_R_ATT_2_wrong_answers_redirect_and_a_reload_uses_no_other_try(web, factory):
+    """R-ATT-2 (QA: a reload after wrong answers re-sent them and used up another try): the failed
+    try answers with a redirect (Post/Redirect/Get); the page it leads to, however often it is
+    reloaded, shows which questions were wrong, why, and the tries left, never the right choice."""
     patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
     web.sign_in(patient.user)
     questions, wrong = _answers(patient.user, correct=False)
-    resp = web.post(
-        "/patient/monthly", dict(wrong, primary_forms="iud", secondary_forms="male_condom", password=PASSWORD)
-    )
-    assert resp.status_code == 400
-    page = text(resp)
-    assert f"{len(questions)} answers are not correct. Read the explanations and try again." in page
-    assert "Some answers are not correct" not in page  # said once (it read "3 answers are not correct. Some...")
-    assert "Tries left: 2" in page
-    for q in questions:
-        assert q.explanation in page
-    html = resp.get_data(as_text=True)
-    assert re.search(
-        r'<input checked id="primary_forms-\d+" name="primary_forms" type="checkbox" value="iud">', html
-    )
-    assert not re.search(r'<input checked [^>]*value="combined_pill">', html)
+    resp = _try(web, wrong)
+    assert resp.status_code == 303 and resp.headers["Location"] == "/patient/monthly"
+    for _reload in range(3):
+        resp = web.get("/patient/monthly")
+        assert resp.status_code == 200
+        page = text(resp)
+        assert f"{len(questions)} answers are not correct. Read the explanations and try again." in page
+        assert "Some answers are not correct" not in page  # said once (it read "3 answers are not correct. Some...")
+        assert "Tries left: 2" in page and "You have 2 tries left this month." in page
+        assert page.count("Your last answer to this question was not correct.") == len(questions)
+        for q in questions:
+            assert q.explanation in page
+        # nothing is ticked: the page does not point at any choice, right or wrong
+        assert " checked" not in resp.get_data(as_text=True)
+    assert _failures(patient) == 1
     _, right = _answers(patient.user, correct=True)
-    resp = web.post(
-        "/patient/monthly", dict(right, primary_forms="iud", secondary_forms="male_condom", password=PASSWORD)
-    )
-    assert resp.status_code == 302
-    assert "already answered this month's questions" in text(web.get("/patient/monthly"))
+    resp = _try(web, right)
+    assert resp.status_code == 303 and resp.headers["Location"] == "/patient"
+    assert "Done. Your answers and birth control confirmation are signed for this month." in text(web.get("/patient"))
+    page = text(web.get("/patient/monthly"))
+    assert "already answered this month's questions" in page and "not correct" not in page
+
+
+def test_R_ATT_2_only_the_questions_answered_wrong_are_marked(web, factory):
+    """One wrong answer: that question alone is marked, with its explanation; the singular reads right."""
+    patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
+    web.sign_in(patient.user)
+    questions, answers = _answers(patient.user, correct=True)
+    first = questions[0]
+    answers[f"q{first.id}"] = next(c["id"] for c in first.choices if not c["correct"])
+    assert _try(web, answers).status_code == 303
+    resp = web.get("/patient/monthly")
+    page = text(resp)
+    assert "1 answer is not correct. Read the explanations and try again." in page
+    assert page.count("Your last answer to this question was not correct.") == 1
+    assert first.explanation in page and all(q.explanation not in page for q in questions[1:])
+    html = resp.get_data(as_text=True)
+    assert re.search(rf'<fieldset class="field field--choices\s+field--error" id="q{first.id}"', html)
+    assert len(re.findall(r'class="field field--choices\s+field--error"', html)) == 1
+
+
+def test_R_ATT_2_locked_out_patient_is_told_to_ask_the_prescriber(web, factory):
+    """R-ATT-2: after 3 failed tries the monthly page has no form, the checklist no "Answer the
+    questions" button, and "What to do next" says to ask the prescriber; a new counseling record
+    gives the tries (and the button) back."""
+    prescriber = factory.prescriber()
+    patient = scenarios.cgp_in_window(factory, prescriber, confirmation_days_ago=1)
+    web.sign_in(patient.user)
+    _, wrong = _answers(patient.user, correct=False)
+    for _ in range(3):
+        assert _try(web, wrong).status_code == 303
+    resp = web.get("/patient/monthly")
+    page = text(resp)
+    assert "answers are not correct. Your prescriber must counsel you again before you can retry." in page
+    assert ("You have used all your tries for this month. Ask your prescriber to go over the questions "
+            "with you again; then you can try again.") in page
+    assert "Sign my answers" not in page and "Tries left" not in page
+    # a page left open from before: sending it again uses up nothing
+    resp = _try(web, wrong)
+    assert resp.status_code == 400 and "Sign my answers" not in text(resp)
+    assert _failures(patient) == 3
+    home = text(web.get("/patient"))
+    assert "Answer the questions" not in home
+    assert ("What to do next You have used all 3 tries at this month's questions. Ask your prescriber to go "
+            "over the questions with you again; then you can try again.") in home
+    patients.record_visit(prescriber.user, db.session.get(Patient, patient.id),
+                          {"visit_date": today(), "counseled": True, "signature": {"password": PASSWORD}})
+    home = text(web.get("/patient"))
+    assert "Answer the questions" in home and "Ask your prescriber" not in home
+    page = text(web.get("/patient/monthly"))
+    assert "You have 3 tries left this month." in page and "not correct" not in page
+
+
+def test_R_CYC_2_patient_is_told_to_get_the_test_now_not_on_a_past_date(web, factory):
+    """QA: the first day a confirmation test can count was 6 days ago; the patient reads "now" (the
+    prescriber's next step keeps the date: it says which tests already collected count)."""
+    prescriber = factory.prescriber()
+    patient = factory.patient(prescriber)
+    user = prescriber.user
+    patients.record_contraception(user, patient, {"start_date": scenarios.ago(60), "forms": scenarios.FORMS})
+    patients.record_test(user, patient, {"kind": "screening", "specimen_date": scenarios.ago(40),
+                                         "result": "negative", "setting": "medical"})
+    web.sign_in(patient.user)
+    page = text(web.get("/patient"))
+    assert "What to do next Get your confirmation pregnancy test now." in page
+    assert "Get your confirmation pregnancy test on or after" not in page
+    status = patients.patient_status(db.session.get(Patient, patient.id), "prescriber", audit_read=False)
+    first = scenarios.ago(program().cgp_window_days - 1)
+    assert (f"Record a negative confirmation pregnancy test (medical setting) collected on or after "
+            f"{first:%b} {first.day}.") in status["next_steps"]
 
 
 def test_monthly_contraception_and_password_errors_are_messages(web, factory):

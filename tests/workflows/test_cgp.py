@@ -119,6 +119,52 @@ def test_R_CON_2_the_latest_record_documents_the_start_even_when_it_moves_it_ear
     assert "Oct 31" in dict((r.code, r.message) for r in s.reasons)["CONTRACEPTION_LEAD_IN_INCOMPLETE"]
 
 
+def test_R_CYC_2_patient_is_told_now_once_the_first_day_for_the_test_has_come(program):
+    """The patient's next step says "now" when the first day a test can count is today or past
+    (QA: Eve read "on or after Fri, Nov 20" on Nov 26); the prescriber keeps the date, which says
+    which tests already collected count. A first day still ahead keeps its date for both."""
+    def enrolled(on):
+        return (patient(enrolled=on).consent(on).visit(on).contraception("2026-10-20", recorded=on)
+                .test("screening", "2026-11-01", recorded=on).build())
+
+    s = evaluate_patient(enrolled("2026-11-26"), program, at("2026-11-26T20:00"))  # Nov 20 is past
+    assert s.next_steps["patient"] == (
+        "Get your confirmation pregnancy test now.",
+        "Answer this cycle's questions and sign your monthly attestation.",
+    )
+    assert s.next_steps["prescriber"] == (
+        "Record a negative confirmation pregnancy test (medical setting) collected on or after Nov 20.",
+    )
+    # the first day itself is "now" too; the day before it keeps the date
+    today = evaluate_patient(enrolled("2026-11-20"), program, at("2026-11-20T20:00"))
+    assert "Get your confirmation pregnancy test now." in today.next_steps["patient"]
+    ahead = evaluate_patient(enrolled("2026-11-19"), program, at("2026-11-19T20:00"))
+    assert "Get your confirmation pregnancy test on or after Fri, Nov 20, 2026." in ahead.next_steps["patient"]
+    assert (
+        "Record a negative confirmation pregnancy test (medical setting) collected on or after Nov 20."
+        in ahead.next_steps["prescriber"]
+    )
+
+
+def test_R_PT_2_R_CON_2_no_date_for_a_confirmation_test_before_screening_and_contraception(program):
+    """Without a screening test or a contraception start there is no first day for the confirmation
+    test, and "now" would send the patient to a test that cannot count (QA: Eve, enrolled with
+    neither, was told "now"). The patient is told what comes first instead."""
+    wait = ("Your confirmation pregnancy test comes at least 19 days after your screening test and after "
+            "30 days of birth control. Your prescriber records those first; then this page tells you the date.")
+    bare = patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
+    s = evaluate_patient(bare.build(), program, at("2026-11-26T20:00"))
+    assert wait in s.next_steps["patient"]
+    assert not any(step.startswith("Get your confirmation") for step in s.next_steps["patient"])
+    only_screening = (patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
+                      .test("screening", "2026-11-26").build())
+    assert wait in evaluate_patient(only_screening, program, at("2026-11-26T20:00")).next_steps["patient"]
+    both = (patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
+            .test("screening", "2026-11-26").contraception("2026-11-26").build())
+    steps = evaluate_patient(both, program, at("2026-11-26T20:00")).next_steps["patient"]
+    assert "Get your confirmation pregnancy test on or after Sat, Dec 26, 2026." in steps and wait not in steps
+
+
 def test_R_CYC_1_first_cycle_guidance_allows_a_confirmation_test_collected_before_enrollment(program):
     # enrolled Nov 26 with screening Nov 1 and abstinence since Oct 20: a confirmation test collected
     # Nov 20 (screening + 19, lead-in done Nov 19) counts in the first cycle, so that is the date to say
@@ -312,3 +358,24 @@ def test_R_ATT_2_three_failures_need_recounseling(program):
         b.visit("2026-10-21", recorded="2026-10-21").build(), program, at("2026-10-21T20:00")
     )
     assert s2.attestation_attempts_left == 3
+
+
+def test_R_ATT_2_locked_out_patient_is_told_to_ask_the_prescriber(program):
+    """After 3 failed attempts the patient's next step is the way out (the prescriber goes over the
+    questions again), not "answer the questions"; once counseled again, answering is the step."""
+    b = (patient().consent().visit("2026-10-01").contraception("2026-09-01").test("screening", "2026-10-01")
+         .test("confirmation", "2026-10-20"))
+    for _ in range(3):
+        b = b.fail_attestation("2026-10-20")
+    s = evaluate_patient(b.build(), program, at("2026-10-21"))
+    assert s.attestation_attempts_left == 0
+    assert s.next_steps["patient"] == (
+        "You have used all 3 tries at this month's questions. Ask your prescriber to go over the "
+        "questions with you again; then you can try again.",
+    )
+    assert s.next_steps["prescriber"] == (
+        "Counsel the patient again: the monthly attestation attempts of this cycle are used up.",
+    )
+    again = evaluate_patient(b.visit("2026-10-21", recorded="2026-10-21").build(), program, at("2026-10-21T20:00"))
+    assert again.next_steps["patient"] == ("Answer this cycle's questions and sign your monthly attestation.",)
+    assert again.next_steps["prescriber"] == ()

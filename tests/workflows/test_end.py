@@ -74,3 +74,16 @@ def test_R_END_2_R_CON_3_no_stale_reminders_once_the_30_days_are_over(program):
     cgp = evaluate_patient(patient().cgp_ready().ended("2026-09-01").build(), program, at("2026-11-11"))
     steps = " ".join(cgp.next_steps["patient"])
     assert "blood" not in steps and "post-treatment pregnancy test" in steps
+
+
+def test_R_END_1_patient_is_told_now_once_the_post_treatment_test_is_due(program):
+    """R-END-1: once the post-treatment test's first day has come the patient reads "now", not a
+    date in the past; the prescriber keeps the date that says which tests count."""
+    s = evaluate_patient(patient().cgp_ready().ended("2026-11-10").build(), program, at("2026-12-15"))
+    assert s.course_status == "post_treatment"
+    assert "Take your post-treatment pregnancy test now." in s.next_steps["patient"]
+    assert s.next_steps["prescriber"] == (
+        "Record the negative post-treatment pregnancy test collected on or after Dec 10.",
+    )
+    on_the_day = evaluate_patient(patient().cgp_ready().ended("2026-11-10").build(), program, at("2026-12-10"))
+    assert "Take your post-treatment pregnancy test now." in on_the_day.next_steps["patient"]

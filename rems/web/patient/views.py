@@ -45,6 +45,16 @@ def _me():
     return current_user._get_current_object()
 
 
+def _action(requirement: dict, st: dict) -> tuple[str, str] | None:
+    """The link to do a missing step, when the patient can do it now: none for the questions while
+    the engine says no tries are left (R-ATT-2: the prescriber counsels first; the next steps say so)."""
+    if requirement["met"] or requirement["code"] not in ACTIONS:
+        return None
+    if requirement["code"] == "ATTESTATION_REQUIRED" and st["attestation_attempts_left"] == 0:
+        return None
+    return ACTIONS[requirement["code"]]
+
+
 def countdown_sentence(window: dict | None, eligible: bool = True) -> tuple[str | None, int | None]:
     """'Your pharmacy can fill your prescription until Tuesday, Dec 2' and the days left; while
     steps are still missing, the date they must be done by."""
@@ -75,12 +85,7 @@ def index():
         )
     )
     st = patients.patient_status(user.patient, "patient", reader=user)
-    items = []
-    for r in st["requirements"]:
-        item = dict(r, label=LABELS.get(r["code"]))
-        if not r["met"] and r["code"] in ACTIONS:
-            item["action"] = ACTIONS[r["code"]]
-        items.append(item)
+    items = [dict(r, label=LABELS.get(r["code"]), action=_action(r, st)) for r in st["requirements"]]
     sentence, left = countdown_sentence(st["window"], st["eligible"])
     return render_template(
         "patient/index.html", st=st, items=items, sentence=sentence, days_left=left, unread=unread
@@ -127,58 +132,43 @@ def _consent_meaning() -> str:
 @bp.route("/patient/monthly", methods=["GET", "POST"])
 @role_required("patient.self")
 def monthly():
+    """This month's questions. A failed try and a signature both answer with a redirect
+    (Post/Redirect/Get): reloading the page then shows the outcome again instead of sending the
+    answers again, which would use up another of the tries (R-ATT-2). Form problems that use up
+    no try (a missing answer, the password) are shown on the form, with what was typed."""
     user = _me()
-    patient = user.patient
-    if patient.category != "can_get_pregnant":
+    if user.patient.category != "can_get_pregnant":
         return render_template("patient/monthly_not_needed.html")
-    questions, st = patient_self.comprehension(user)
+    page = patient_self.monthly_questions(user)
     prog = program()
-    form = attestation_form(questions, prog.primary_forms, prog.secondary_forms)
-    done = any(r.code == "ATTESTATION_REQUIRED" and r.met for r in st.requirements)
-    failed = None
+    form = attestation_form(page.questions, prog.primary_forms, prog.secondary_forms)
     if form.validate_on_submit():
-        data = {
-            "answers": {str(q.id): form[f"q{q.id}"].data for q in questions},
-            "contraception": {
-                "forms": [*(form.primary_forms.data or []), *(form.secondary_forms.data or [])],
-                "abstinence": bool(form.abstinence.data),
-            },
-            "signature": {"password": form.password.data},
-        }
         try:
-            patient_self.attest(user, data)
+            patient_self.attest(user, _attestation(form, page.questions))
         except ApiError as err:
-            if err.status >= 500:
-                raise
-            if err.code == "COMPREHENSION_FAILED":
-                failed = {
-                    "incorrect": set(err.extra.get("incorrect", [])),
-                    "attempts_left": err.extra.get("attempts_left"),
-                    "explanations": {e["id"]: e["explanation"] for e in err.extra.get("explanations", [])},
-                    "detail": err.detail,
-                }
-                for q in questions:
-                    if str(q.id) in failed["incorrect"]:
-                        form[f"q{q.id}"].errors = ["This answer is not correct."]
-            else:
-                apply_api_error(
-                    form,
-                    err,
-                    {"forms": "primary_forms", "abstinence": "primary_forms", "start_date": "primary_forms"},
-                )
+            if err.code == "COMPREHENSION_FAILED":  # the try is recorded: the page shows it (LastTry)
+                return redirect(url_for("patient.monthly"), code=303)
+            apply_api_error(
+                form,
+                err,
+                {"forms": "primary_forms", "abstinence": "primary_forms", "start_date": "primary_forms"},
+            )
         else:
             flash("Done. Your answers and birth control confirmation are signed for this month.", "success")
-            return redirect(url_for("patient.index"))
-    attempts_left = failed["attempts_left"] if failed else st.attestation_attempts_left
-    return render_template(
-        "patient/monthly.html",
-        form=form,
-        questions=questions,
-        failed=failed,
-        done=done,
-        attempts_left=attempts_left,
-        cycle=st.cycle_number,
-    ), 200 if not form.errors else 400
+            return redirect(url_for("patient.index"), code=303)
+    return render_template("patient/monthly.html", form=form, page=page), 200 if not form.errors else 400
+
+
+def _attestation(form, questions) -> dict:
+    """The form's answers in the shape of the API's POST /me/attestations body."""
+    return {
+        "answers": {str(q.id): form[f"q{q.id}"].data for q in questions},
+        "contraception": {
+            "forms": [*(form.primary_forms.data or []), *(form.secondary_forms.data or [])],
+            "abstinence": bool(form.abstinence.data),
+        },
+        "signature": {"password": form.password.data},
+    }
 
 
 @bp.get("/patient/notifications")
