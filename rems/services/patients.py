@@ -266,18 +266,25 @@ def _report_pregnancy(user: User, patient: Patient, course: Course, test: Pregna
             f"{patient.rems_id}. Treatment has stopped and a pregnancy registry case (#{case.id}) is open.")
     for recipient in [patient.prescriber.user, *admins]:
         notify.notify(recipient, "pregnancy_reported", "Pregnancy reported", text, subject_key=f"case:{case.id}")
-    # R-PT-4 "ends treatment at once": an RMA issued before the test must not be filled any more; the
-    # pharmacy that holds it is told (GET /authorizations/{rma} answers dispense_allowed false)
+    # R-PT-4 "ends treatment at once": an RMA issued before the test must not be filled any more
+    _tell_pharmacies(course, patient, "a positive pregnancy test was recorded and treatment has stopped")
+
+
+def _tell_pharmacies(course: Course, patient: Patient, why: str) -> None:
+    """Treatment stopped (R-PT-4, R-END-1): the pharmacists of each pharmacy holding an RMA that could
+    still be filled are told not to fill it (GET /authorizations/{rma} answers dispense_allowed
+    false; this reaches a pharmacy that will not look it up again)."""
+    from rems.services import notify
+
     open_rmas = db.session.execute(select(Authorization).where(
         Authorization.course_id == course.id, Authorization.status == "authorized",
         Authorization.do_not_dispense_after >= today())).scalars().all()
     for rma in open_rmas:
         members = db.session.execute(select(User).join(PharmacyMember, PharmacyMember.user_id == User.id).where(
             PharmacyMember.pharmacy_id == rma.pharmacy_id, PharmacyMember.active, User.status == "active")).scalars()
-        stop = (f"Do not dispense RMA {rma.rma} (patient {patient.rems_id}): a positive pregnancy test was "
-                f"recorded and treatment has stopped.")
+        stop = f"Do not dispense {rma.rma} (patient {patient.rems_id}): {why}."
         for member in members:
-            notify.notify(member, "rma_stopped", f"Do not dispense RMA {rma.rma}", stop)
+            notify.notify(member, "rma_stopped", f"Do not dispense {rma.rma}", stop)
 
 
 def set_home_testing(user: User, patient: Patient, data: dict) -> Patient:
@@ -325,4 +332,6 @@ def end_treatment(user: User, patient: Patient, data: dict) -> Patient:
         audit.record("course.ended", "course", course.id, patient_id=patient.id,
                      after={"last_dose_date": course.last_dose_date, "reason": course.end_reason}, actor=user)
         _refresh_status(patient, course)
+        # R-END-1: no RMA after the end, and one not filled yet is not dispensed (dispensing.dispense_stop)
+        _tell_pharmacies(course, patient, f"treatment ended (last dose {course.last_dose_date:%b %-d, %Y})")
     return patient

@@ -43,11 +43,15 @@ def require(action: str, obj) -> None:
 def apply_api_error(form, err: ApiError, fields: dict[str, str] | None = None) -> None:
     """Put a service error on the form: field errors on their fields, the rest as a form message.
 
-    `fields` maps service field names to form field names when they differ. A server-side error
-    (5xx) is not the user's to fix: it is raised again for the error page.
+    `fields` maps service field names to form field names when they differ. A wrong signing
+    password (R-SIG-1) goes on the form's password field, so the error summary links to it. A
+    server-side error (5xx) is not the user's to fix: it is raised again for the error page.
     """
     if err.status >= 500:
         raise err
+    if err.code == "SIGNATURE_INVALID" and hasattr(form, "password"):
+        form.password.errors = [*form.password.errors, err.detail]
+        return
     fields = fields or {}
     placed = False
     for item in err.errors or []:

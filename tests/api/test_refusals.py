@@ -361,7 +361,7 @@ def test_r_pt_4_a_positive_test_stops_an_rma_already_issued(api, practice, go):
     pharmacist = db.session.execute(sa.select(User).where(User.email == practice.pharmacist)).scalar_one()
     note = db.session.execute(sa.select(Notification).where(Notification.user_id == pharmacist.id,
                                                             Notification.kind == "rma_stopped")).scalar_one()
-    assert note.title == f"Do not dispense RMA {rma}" and p.rems_id in note.body
+    assert note.title == f"Do not dispense {rma}" and p.rems_id in note.body
     assert after["dispense_stop_code"] == "PREGNANCY_REPORTED"
     # past its last day it may not be filled either; what stopped it is still the pregnancy report
     go(30)
@@ -397,6 +397,16 @@ def test_r_end_1_an_rma_issued_before_the_end_of_treatment_is_not_dispensed(api,
     last = api.t0 + timedelta(days=4)
     assert stopped["dispense_stop_reason"] == (
         f"Treatment ended (last dose {short(last)}) after this RMA was issued. Do not dispense.")
+    # the pharmacy holding it is told, as after a positive test (it may not look the RMA up again)
+    from rems.extensions import db
+    from rems.models import Notification, User
+
+    pharmacist = db.session.execute(sa.select(User).where(User.email == practice.pharmacist)).scalar_one()
+    note = db.session.execute(sa.select(Notification).where(Notification.user_id == pharmacist.id,
+                                                            Notification.kind == "rma_stopped")).scalar_one()
+    assert note.title == f"Do not dispense {stopped['rma']}"
+    assert note.body == (f"Do not dispense {stopped['rma']} (patient {p.rems_id}): treatment ended "
+                         f"(last dose {last:%b} {last.day}, {last.year}).")
     go(40)  # past its last day: still the end of treatment that stopped it
     assert _rma(api, practice)["dispense_stop_code"] == "TREATMENT_ENDED"
     # the pharmacy can still reverse it (never picked up): R-RMA-4

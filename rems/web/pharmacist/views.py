@@ -211,15 +211,6 @@ def _own_pharmacy(action: str, ncpdp_id: str):
     return ph
 
 
-def _place_signing_error(form, err: ApiError) -> None:
-    """A wrong signing password (R-SIG-1) belongs to the password field: the error summary links
-    to it and the field is marked invalid. Any other refusal goes on the form."""
-    if err.code == "SIGNATURE_INVALID":
-        form.password.errors = [*form.password.errors, err.detail]
-    else:
-        apply_api_error(form, err)
-
-
 @bp.post("/pharmacy/<ncpdp_id>/attestation")
 @role_required("pharmacy.attest")
 def attest(ncpdp_id):
@@ -229,7 +220,7 @@ def attest(ncpdp_id):
         try:
             practice.attest_pharmacy(_me(), ph, form.password.data)
         except ApiError as err:
-            _place_signing_error(form, err)
+            apply_api_error(form, err)
         else:
             flash(
                 f"{ph.name} is certified until {ph.certified_until:%B} {ph.certified_until.day}, "

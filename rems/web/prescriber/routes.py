@@ -57,14 +57,6 @@ def _user():
     return current_user._get_current_object()
 
 
-def place_error(form, err: ApiError, fields: dict[str, str] | None = None) -> None:
-    """A service refusal on the form; a wrong signing password goes on the password field."""
-    if err.code == "SIGNATURE_INVALID" and hasattr(form, "password"):
-        form.password.errors = [*form.password.errors, err.detail]
-        return
-    apply_api_error(form, err, fields)
-
-
 # ----- certification -------------------------------------------------------------------------
 @bp.route("/certification", methods=["GET", "POST"])
 @role_required("prescriber.attest")
@@ -74,7 +66,7 @@ def certification():
         try:
             pres, _ = practice.attest_prescriber(_user(), form.password.data)
         except ApiError as err:
-            place_error(form, err)
+            apply_api_error(form, err)
         else:
             flash(
                 f"You are certified until {pres.certified_until:%B} {pres.certified_until.day}, "
@@ -131,7 +123,7 @@ def enroll():
                 flash(err.detail, "info")  # (a reloaded confirmation page sends the form again)
                 return redirect(url_for(".patient", rems_id=err.extra["rems_id"]))
             duplicate = err.code == "DUPLICATE_PATIENT"
-            place_error(form, err)
+            apply_api_error(form, err)
         else:
             if code is None:
                 flash(
@@ -264,7 +256,7 @@ def record(rems_id, action):
         try:
             spec.service(_user(), p, payload)
         except ApiError as err:
-            place_error(form, err, spec.fields)
+            apply_api_error(form, err, spec.fields)
         else:
             flash(*outcomes.outcome(action, spec.message, p, payload, before))
             return redirect(url_for(".patient", rems_id=rems_id))
