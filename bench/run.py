@@ -133,6 +133,7 @@ def start_server(db: str, port: int, log: Path) -> subprocess.Popen:
         "REMS_DATABASE_URL": seed.db_url(db),
         "REMS_SECRET_KEY": "bench-secret-key-0123456789",
         "PYTHONUNBUFFERED": "1",
+        "REMS_DB_POOL_SIZE": str(max(5, GUNICORN_THREADS)),  # a connection per thread, kept
     }
     env.pop("REMS_REDIS_URL", None)
     proc = subprocess.Popen(

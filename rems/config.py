@@ -27,6 +27,18 @@ def _secret_key(instance_path: Path, production: bool) -> str:
     return key
 
 
+def _engine_options(db_url: str) -> dict:
+    """The connection pool: a worker process keeps REMS_DB_POOL_SIZE connections (default 5, at
+    least its gunicorn threads: a request beyond the pool opens and closes a connection of its own)."""
+    options: dict = {"pool_pre_ping": True}
+    if not db_url.startswith("sqlite"):
+        try:
+            options["pool_size"] = int(os.environ.get("REMS_DB_POOL_SIZE", "5"))
+        except ValueError as exc:
+            raise ConfigError("REMS_DB_POOL_SIZE must be an integer") from exc
+    return options
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the Flask config: embedded defaults unless REMS_* variables say otherwise."""
     overrides = dict(overrides or {})
@@ -51,7 +63,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REMS_ENV": env,
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(ipath, production),
         "SQLALCHEMY_DATABASE_URI": db_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(db_url),
         "REDIS_URL": redis_url,
         "SMTP_URL": os.environ.get("REMS_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("REMS_MAIL_FROM", "iPLEDGE-style REMS <no-reply@rems.example>"),

@@ -49,6 +49,20 @@ def test_postgres_and_redis_from_environment(tmp_path, monkeypatch):
     assert config["RATELIMIT_STORAGE_URI"] == "redis://r:6379/0"
 
 
+def test_pool_size_follows_rems_db_pool_size(tmp_path, monkeypatch):
+    """A gunicorn worker with more threads than pooled connections would open and close a
+    connection per request beyond the pool: the pool size is a setting (SQLite has no pool to size)."""
+    monkeypatch.setenv("REMS_DATABASE_URL", "postgresql://u@db/rems")
+    assert load_config(str(tmp_path))["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, "pool_size": 5}
+    monkeypatch.setenv("REMS_DB_POOL_SIZE", "8")
+    assert load_config(str(tmp_path))["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 8
+    monkeypatch.setenv("REMS_DB_POOL_SIZE", "eight")
+    with pytest.raises(ConfigError, match="REMS_DB_POOL_SIZE"):
+        load_config(str(tmp_path))
+    monkeypatch.delenv("REMS_DATABASE_URL")
+    assert "pool_size" not in load_config(str(tmp_path))["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
 def test_production_requires_secret_key(tmp_path, monkeypatch):
     monkeypatch.delenv("REMS_SECRET_KEY", raising=False)
     monkeypatch.setenv("REMS_ENV", "production")
