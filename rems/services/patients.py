@@ -26,6 +26,7 @@ from rems.services.facts import course_records, current_course, patient_facts
 from rems.services.practice import effective_status
 from rems.tasks import unit_of_work
 from workflows import check_transition, evaluate_patient
+from workflows.messages import KIND_LABELS
 
 
 def rems_id_check_digit(body: str) -> str:
@@ -238,6 +239,7 @@ def record_test(user: User, patient: Patient, data: dict) -> PregnancyTest:
         course = _clinical_write(user, patient)
         _guard("record_test", patient, course, kind=data["kind"], specimen_date=data["specimen_date"],
                result=data["result"], setting=data["setting"])
+        _refuse_same_test(course, data)
         test = PregnancyTest(course_id=course.id, kind=data["kind"], specimen_date=data["specimen_date"],
                              result=data["result"], setting=data["setting"], recorded_at=now(),
                              recorded_by_id=user.id)
@@ -250,6 +252,21 @@ def record_test(user: User, patient: Patient, data: dict) -> PregnancyTest:
             _report_pregnancy(user, patient, course, test)
         _refresh_status(patient, course)
     return test
+
+
+def _refuse_same_test(course: Course, data: dict) -> None:
+    """The same test (kind, specimen date, result, setting) recorded twice in a course adds nothing
+    but a second row that looks like a second test: a form sent twice, not a new result (QA
+    2026-11-26). Refused, with what is already there. A correction differs in some field."""
+    same = db.session.execute(select(PregnancyTest.id).where(
+        PregnancyTest.course_id == course.id, PregnancyTest.kind == data["kind"],
+        PregnancyTest.specimen_date == data["specimen_date"], PregnancyTest.result == data["result"],
+        PregnancyTest.setting == data["setting"]).limit(1)).first()
+    if same is not None:
+        d = data["specimen_date"]
+        raise ApiError(409, "DUPLICATE_RECORD",
+                       f"This {data['result']} {KIND_LABELS[data['kind']]} pregnancy test collected {d:%b} {d.day} "
+                       f"({data['setting']} setting) is already recorded for this patient: nothing was added.")
 
 
 def _report_pregnancy(user: User, patient: Patient, course: Course, test: PregnancyTest) -> None:

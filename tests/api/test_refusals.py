@@ -455,3 +455,20 @@ def test_every_refusal_code_is_exercised():
     source = Path(__file__).read_text()
     asserted = set(re.findall(r'"([A-Z_]+)"', source))
     assert all_codes <= asserted, sorted(all_codes - asserted)
+
+
+def test_r_pt_1_the_same_test_recorded_twice_is_refused(api, practice):
+    """R-PT-1: a test is kind, specimen date, result and setting; the same four again are a form
+    sent twice (QA finding), refused with 409 DUPLICATE_RECORD and nothing added. A correction
+    (another setting or date) is a new record."""
+    p = api.enroll(practice.prescriber, "can_get_pregnant")
+    api.test(p, "screening", 0)
+    again = api.test(p, "screening", 0, expect=409).get_json()
+    d = api.t0
+    assert again["code"] == "DUPLICATE_RECORD"
+    assert again["detail"] == (f"This negative screening pregnancy test collected {d:%b} {d.day} (medical setting) "
+                               "is already recorded for this patient: nothing was added.")
+    api.test(p, "screening", -1)  # another day: a record of its own
+    from rems.extensions import db
+
+    assert db.session.execute(sa.text("SELECT count(*) FROM pregnancy_tests")).scalar() == 2
