@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,26 +149,60 @@ def head() -> tuple[int, str] | None:
     return (row.id, row.entry_hash) if row else None
 
 
-def read_anchors(path) -> list[dict]:
-    """Every anchor in the file, oldest first ([] when there is no file). A last line without its
-    newline is a write cut short by a crash and is skipped; any other unreadable line is an error."""
+MAX_ANCHOR_LINE = 1024  # an anchor line is ~130 bytes; a longer one is not ours
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+def _parse_anchor(raw: bytes) -> dict | None:
+    """One line of the anchor file as an anchor, or None when it is not one (strictly: an object
+    with a text `at`, a whole-number `id` from 1 and a 64-hex `entry_hash`; nothing a hand or a
+    tool could turn into another id)."""
+    if len(raw) > MAX_ANCHOR_LINE:
+        return None
+    try:
+        item = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(item, dict):
+        return None
+    at, ident, digest = item.get("at"), item.get("id"), item.get("entry_hash")
+    if not (isinstance(at, str) and type(ident) is int and ident >= 1 and isinstance(digest, str)
+            and _HEX64.fullmatch(digest)):
+        return None
+    return {"at": at, "id": ident, "entry_hash": digest}
+
+
+def load_anchors(path, required: bool = False) -> tuple[list[dict], str | None]:
+    """Every anchor the file holds, oldest first, and the first problem with the file (None: none).
+    A missing file holds no anchor; that is a problem only when the caller named the file
+    (`required`). A last line without its newline is a write cut short by a crash and is skipped;
+    any other line that is not an anchor is a problem, and the anchors around it still count."""
     try:
         with open(path, "rb") as fh:
             lines = fh.read().split(b"\n")
     except FileNotFoundError:
-        return []
+        return [], (f"the anchor file {path} does not exist" if required else None)
     except OSError as exc:  # a folder, no permission...
-        raise AnchorFileError(f"the anchor file cannot be read ({exc.strerror})") from exc
-    anchors = []
+        return [], f"the anchor file cannot be read ({exc.strerror})"
+    anchors, problem = [], None
     for number, raw in enumerate(lines[:-1], start=1):  # lines[-1] is "" or a torn last write
-        try:
-            item = json.loads(raw)
-            anchor = {"at": str(item["at"]), "id": int(item["id"]), "entry_hash": str(item["entry_hash"])}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AnchorFileError(f"line {number} of the anchor file is not an anchor") from exc
-        if anchor["id"] < 1:
-            raise AnchorFileError(f"line {number} of the anchor file is not an anchor")
-        anchors.append(anchor)
+        parsed = _parse_anchor(raw)
+        if parsed is None:
+            problem = problem or f"line {number} of the anchor file is not an anchor: check who wrote to it"
+            continue
+        anchors.append(parsed)
+    return anchors, problem
+
+
+def read_anchors(path) -> list[dict]:
+    """The anchors of a file that must be whole: AnchorFileError names its first problem."""
+    anchors, problem = load_anchors(path)
+    if problem:
+        raise AnchorFileError(problem)
     return anchors
 
 
@@ -177,10 +212,7 @@ def anchor(path) -> dict | None:
     current = head()
     if current is None:
         return None
-    try:
-        anchors = read_anchors(path)
-    except AnchorFileError:
-        anchors = []  # still append: verify reports the bad line, and a new anchor adds evidence
+    anchors, _ = load_anchors(path)  # a bad line: still append (verify reports it; a new anchor adds evidence)
     if anchors and anchors[-1]["id"] == current[0] and anchors[-1]["entry_hash"] == current[1]:
         return None
     item = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "id": current[0], "entry_hash": current[1]}
@@ -215,17 +247,17 @@ def _drop_torn_line(fd: int) -> None:
 
 
 def verify(anchors_path=None) -> dict:
-    """Walk the chain, then hold it against the anchors (AUDIT_ANCHOR_FILE unless a path is
-    given). `broken_at` is the first entry found altered, missing or inserted (None when intact);
-    `reason` says which, in words an administrator can act on."""
+    """Walk the chain, then hold it against the anchors (AUDIT_ANCHOR_FILE unless a path is given;
+    a path given must exist). `broken_at` is the first entry found altered, missing or inserted
+    (None when intact); `reason` says which, in words an administrator can act on; a problem with
+    the anchor file makes the answer not ok too, and the anchors it does hold are still checked."""
+    required = anchors_path is not None
     if anchors_path is None and has_app_context():
         anchors_path = current_app.config.get("AUDIT_ANCHOR_FILE")
     result = {"ok": True, "entries": 0, "broken_at": None, "reason": None, "anchors_checked": 0}
-    try:
-        anchors = read_anchors(anchors_path) if anchors_path else []
-    except AnchorFileError as exc:
-        anchors = []
-        result.update(ok=False, reason=f"{exc}: check who wrote to it")
+    anchors, problem = load_anchors(anchors_path, required) if anchors_path else ([], None)
+    if problem:
+        result.update(ok=False, reason=problem)
     pinned: dict[int, list[dict]] = {}
     for a in anchors:
         pinned.setdefault(a["id"], []).append(a)

@@ -330,7 +330,7 @@ def test_r_aud_1_deleting_the_newest_entries_is_seen_only_with_an_anchor(app, cl
     _some_history(factory, 2)
     n = audit.head()[0]
     _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {n - 2}")
-    assert audit.verify(str(_anchor_file(app)))["ok"] is True  # no anchor: the cut is invisible
+    assert not _anchor_file(app).exists() and audit.verify()["ok"] is True  # no anchor: the cut is invisible
 
     # the same cut after an anchor
     _some_history(factory, 2)
@@ -344,7 +344,8 @@ def test_r_aud_1_deleting_the_newest_entries_is_seen_only_with_an_anchor(app, cl
     assert "newest entries were deleted" in body["reason"] and f"entry #{anchored[0]}" in body["reason"]
 
 
-def test_r_aud_1_a_chain_rewritten_with_new_hashes_differs_from_its_anchor(app, client, runner, backend, factory):
+def test_r_aud_1_a_chain_rewritten_with_new_hashes_differs_from_its_anchor(app, client, runner, backend, factory,
+                                                                           tmp_path):
     """A forger who edits entry 2 and computes every later hash again leaves a valid chain; the
     anchor taken before still has the old hash of its entry."""
     from rems.extensions import db
@@ -368,7 +369,9 @@ def test_r_aud_1_a_chain_rewritten_with_new_hashes_differs_from_its_anchor(app, 
     _superuser_sql(app, backend, *(
         f"UPDATE audit_entries SET action = '{a}', prev_hash = '{p}', entry_hash = '{h}' WHERE id = {i}"
         for i, a, p, h in updates))
-    assert audit.verify(anchors_path="/nonexistent/anchors.jsonl")["ok"] is True  # valid without the anchor
+    empty = tmp_path / "no-anchors.jsonl"
+    empty.write_text("")
+    assert audit.verify(anchors_path=empty)["ok"] is True  # valid without the anchor
     body = _verify_everywhere(client, runner, token, expect_ok=False)
     assert body["broken_at"] == anchored_id and "rewritten" in body["reason"]
 
@@ -393,8 +396,19 @@ def test_r_aud_1_anchor_is_idempotent_and_survives_a_torn_line(app, factory, tmp
                                   "anchors_checked": 2}
 
 
-@pytest.mark.parametrize("line", ["not json", '{"id": 3}', '{"at": "x", "id": "three", "entry_hash": "a"}',
-                                  '{"at": "x", "id": 0, "entry_hash": "a"}', "[1, 2]"])
+H64 = "a" * 64
+
+
+@pytest.mark.parametrize("line", [
+    "not json", '{"id": 3}', f'{{"at": "x", "id": "three", "entry_hash": "{H64}"}}',
+    f'{{"at": "x", "id": 0, "entry_hash": "{H64}"}}', "[1, 2]", '{"at": "x", "id": 1, "entry_hash": "a"}',
+    # QA 2026-11-26: these crashed verify, the API and the admin page with a 500
+    f'{{"at": "x", "id": Infinity, "entry_hash": "{H64}"}}', f'{{"at": "x", "id": 1e400, "entry_hash": "{H64}"}}',
+    f'{{"at": "x", "id": NaN, "entry_hash": "{H64}"}}', "[" * 200_000,
+    # not an id, whatever int() would make of them
+    f'{{"at": "x", "id": 5.7, "entry_hash": "{H64}"}}', f'{{"at": "x", "id": true, "entry_hash": "{H64}"}}',
+    f'{{"at": "{"x" * 2000}", "id": 1, "entry_hash": "{H64}"}}',
+])
 def test_r_aud_1_an_unreadable_anchor_file_is_reported_not_a_crash(app, client, runner, factory, line):
     """Someone wrote to the anchor file: verify says so (not ok, no entry to blame), the API answers
     200 and the CLI exits 1."""
@@ -414,3 +428,32 @@ def test_r_aud_1_an_anchor_path_that_cannot_be_read_is_reported(app, client, run
     app.config["AUDIT_ANCHOR_FILE"] = str(tmp_path)  # a folder
     body = _verify_everywhere(client, runner, token, expect_ok=False)
     assert body["broken_at"] is None and "the anchor file cannot be read" in body["reason"]
+
+
+def test_r_aud_1_a_bad_anchor_line_does_not_hide_the_good_ones(app, client, runner, backend, factory):
+    """One line that is not an anchor is reported, and the anchors around it are still held against
+    the chain: a cut below the last good anchor is still seen (QA: one bad line disabled them all)."""
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    path = _anchor_file(app)
+    audit.anchor(path)
+    anchored = audit.head()[0]
+    with open(path, "a") as fh:
+        fh.write("\n")  # an empty line, then nothing
+    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {anchored - 2}")
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert body["anchors_checked"] == 1 and body["broken_at"] == anchored - 1
+    assert "newest entries were deleted" in body["reason"]
+
+
+def test_r_aud_1_an_anchor_file_named_on_the_command_line_must_exist(app, runner, factory, tmp_path):
+    """`verify --anchors FILE` with a mistyped FILE would check nothing: it fails instead. The
+    configured default may not exist yet (nothing copied so far): the admin page says so."""
+    _some_history(factory, 1)
+    result = _cli(runner, "audit", "verify", "--anchors", str(tmp_path / "typo.jsonl"))
+    assert result.exit_code == 1
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out["ok"] is False and "does not exist" in out["reason"]
+    assert _cli(runner, "audit", "verify").exit_code == 0
