@@ -127,7 +127,10 @@ def test_r_rma_1_rems_id_with_spaces_or_dashes_is_the_same_id(api, practice):
     unknown = api.eligibility(practice.pharmacist, p, practice.pharmacy, rems_id="1234-567-890")
     wrong_dob = api.eligibility(practice.pharmacist, p, practice.pharmacy, rems_id=spaced, date_of_birth="1999-03-15")
     assert unknown == wrong_dob and codes(unknown) == {"PATIENT_NOT_FOUND"}
-    issued = api.authorize(practice.pharmacist, p, practice.pharmacy, rems_id=dashed)
+    # the prescriber's NPI as printed on a prescription, too (QA: refused on the pharmacist's form)
+    n = p.prescriber.npi
+    spaced_npi = f"{n[:4]} {n[4:7]}-{n[7:]}"
+    issued = api.authorize(practice.pharmacist, p, practice.pharmacy, rems_id=dashed, prescriber_npi=spaced_npi)
     assert issued.status_code == 201 and issued.get_json()["rems_id"] == r
     # nothing but separators is no ID at all; too many digits are refused as before
     for bad in (" - - ", "1234-5678-9012-3"):

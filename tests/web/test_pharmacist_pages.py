@@ -169,7 +169,9 @@ def test_rems_id_typed_with_spaces_or_dashes_is_the_same_id(web, factory):
     assert re.search(r"reasons?: (.*?) Pharmacy:", wrong_dob).group(1) == re.search(
         r"reasons?: (.*?) Pharmacy:", unknown).group(1)
     assert db.session.execute(select(Authorization)).first() is None
-    resp = web.post("/pharmacy", _form(patient, ph, rems_id=f"{r[:4]}-{r[4:7]}-{r[7:]}"))
+    n = patient.prescriber.npi  # the NPI as printed on the prescription, too
+    resp = web.post("/pharmacy", _form(patient, ph, rems_id=f"{r[:4]}-{r[4:7]}-{r[7:]}",
+                                       prescriber_npi=f"{n[:4]} {n[4:7]} {n[7:]}"))
     assert "Authorized: you may dispense" in text(resp)
     assert db.session.execute(select(Authorization.patient_id)).scalar_one() == patient.id
 

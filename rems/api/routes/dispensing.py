@@ -12,7 +12,9 @@ from rems.services import dispensing
 REMS_ID = F("string", max_len=12, min_len=1, ignore=r"[\s-]",
             description="The patient's REMS ID (10 digits); spaces and dashes are ignored.")
 LOOKUP = {"rems_id": REMS_ID, "date_of_birth": F("date"),
-          "prescriber_npi": F("string", max_len=10, min_len=1), "pharmacy_ncpdp_id": F("string", max_len=7, min_len=1)}
+          "prescriber_npi": F("string", max_len=10, min_len=1, ignore=r"[\s-]",
+                              description="The prescriber's NPI (10 digits); spaces and dashes are ignored."),
+          "pharmacy_ncpdp_id": F("string", max_len=7, min_len=1)}
 AUTHORIZE = {**LOOKUP, "days_supply": F("integer", minimum=1, maximum=10_000),
              "quantity": F("integer", minimum=1, maximum=10_000)}
 

@@ -29,8 +29,8 @@ from rems.web.auth.forms import REQUIRED, email_field, name_field
 
 
 def _without_separators(value):
-    """A REMS ID typed as printed or read aloud ("5568 799 828", "5568-799-828") is the same ID:
-    spaces and dashes are dropped before it is checked and looked up."""
+    """A number typed as printed or read aloud ("5568 799 828", "5568-799-828") is the same number:
+    spaces and dashes are dropped from REMS IDs and NPIs before they are checked and looked up."""
     return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
 
 
@@ -49,9 +49,10 @@ class DispenseForm(FlaskForm):
     )
     prescriber_npi = StringField(
         "Prescriber's NPI",
+        filters=[_without_separators],  # "1900 000 013" as printed on a prescription
         validators=[
             DataRequired("Enter the prescriber's NPI"),
-            Regexp(r"^\s*[0-9]{10}\s*$", message="An NPI has 10 digits"),
+            Regexp(r"^[0-9]{10}$", message="An NPI has 10 digits"),
         ],
     )
 
