@@ -354,3 +354,26 @@ def test_rsp_invites_staff_and_the_code_is_shown_once(web, factory, app):
 def test_unknown_pharmacy_is_404(web, web_as):
     web_as("pharmacist")
     assert web.post("/pharmacy/12345678901/attestation", {"password": PASSWORD}).status_code == 404
+
+
+def test_an_rma_older_than_the_latest_ones_can_be_found(web, factory, monkeypatch):
+    """R-RMA-4: the list shows the latest RMAs only; one further back must stay reachable (to see
+    whether it may be filled, or to reverse it): by its number or the patient's REMS ID, as typed."""
+    from rems.web.pharmacist import views
+
+    ph, rsp = factory.pharmacy()
+    first = scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1)
+    second = scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1)
+    web.sign_in(rsp)
+    for p in (first, second):
+        assert "Authorized: you may dispense" in text(web.post("/pharmacy", _form(p, ph, request_key=p.rems_id)))
+    old = db.session.execute(select(Authorization).where(Authorization.patient_id == first.id)).scalar_one()
+    monkeypatch.setattr(views, "RECENT", 1)  # only the latest RMA is listed
+    latest = text(web.get("/pharmacy/rmas"))
+    assert old.rma not in latest and "The last 1 authorizations" in latest
+    r = first.rems_id
+    for typed in (old.rma, old.rma.lower(), f"{r[:4]} {r[4:7]} {r[7:]}"):
+        found = text(web.get("/pharmacy/rmas", query_string={"find": typed}))
+        assert old.rma in found and second.rems_id not in found, typed
+    nothing = text(web.get("/pharmacy/rmas", query_string={"find": "hello"}))
+    assert "No RMA of your pharmacies matches" in nothing and old.rma not in nothing

@@ -3,6 +3,7 @@ and the Responsible Site Pharmacist's certification and staff invitations."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import flash, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 
 from rems.errors import ApiError
 from rems.extensions import db
-from rems.models import Authorization
+from rems.models import Authorization, Patient
 from rems.services import dispensing, practice
 from rems.services.signatures import meaning as signature_meaning
 from rems.web.helpers import apply_api_error, require, role_required
@@ -98,18 +99,39 @@ def _decide(user, form, data: dict, mode: str) -> dict | None:
     return {"mode": mode, "eligible": False, "reasons": body.get("reasons", []), "window": body.get("window")}
 
 
-def _recent(user, limit=50):
+RECENT = 50
+
+
+def _finding(text: str | None):
+    """The RMA list's search: an RMA number, or a patient's REMS ID typed as printed; None: no
+    search; False: the text is neither (nothing matches)."""
+    text = re.sub(r"[\s-]", "", text or "").upper()
+    if not text:
+        return None
+    if re.fullmatch(r"RMA[0-9]{10}", text):
+        return Authorization.rma == text
+    if re.fullmatch(r"[0-9]{10}", text):
+        return Authorization.patient.has(Patient.rems_id == text)
+    return False
+
+
+def _recent(user, find: str | None = None):
+    """The latest RMAs of the user's pharmacies, or those matching `find` (an RMA number or a REMS
+    ID: an RMA older than the latest 50 must stay reachable to be checked or reversed)."""
     ids = [m.pharmacy_id for m in _memberships(user)]
-    if not ids:
+    condition = _finding(find)
+    if not ids or condition is False:
         return []
+    query = select(Authorization).where(Authorization.pharmacy_id.in_(ids))
+    if condition is not None:
+        query = query.where(condition)
     return (
         db.session.execute(
-            select(Authorization)
-            .where(Authorization.pharmacy_id.in_(ids))
+            query
             .options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
                      joinedload(Authorization.course))
             .order_by(Authorization.recorded_at.desc(), Authorization.id.desc())
-            .limit(limit)
+            .limit(RECENT)
         )
         .scalars()
         .all()
@@ -119,7 +141,8 @@ def _recent(user, limit=50):
 @bp.get("/pharmacy/rmas")
 @role_required("dispense.check")  # the pharmacist's own pharmacies' RMAs
 def rmas():
-    return _rmas_page(_recent(_me()))
+    find = (request.args.get("find") or "")[:40]
+    return _rmas_page(_recent(_me(), find=find), find=find)
 
 
 # The badge of an RMA in the list names why it may not be filled (dispensing.dispense_stop); any other
@@ -144,7 +167,7 @@ def _not_reversed(form) -> str:
     return " ".join([f"{form.rma_prefix} was not reversed.", *(m if m.endswith(".") else f"{m}." for m in messages)])
 
 
-def _rmas_page(rows, failed=None, status=200):
+def _rmas_page(rows, failed=None, status=200, find: str = ""):
     """One reversal form per unreversed RMA (an expired one too: one never picked up can be reversed
     after its window), each with its own prefix (unique ids and labels)."""
     forms = {a.rma: ReverseForm(prefix=a.rma, formdata=None) for a in rows if a.status != "reversed"}
@@ -152,7 +175,8 @@ def _rmas_page(rows, failed=None, status=200):
         forms[failed.rma_prefix] = failed
     states = {a.rma: _rma_state(a) for a in rows}
     return render_template("pharmacist/rmas.html", rows=rows, forms=forms, states=states, failed=failed,
-                           not_reversed=_not_reversed(failed) if failed is not None else None), status
+                           not_reversed=_not_reversed(failed) if failed is not None else None, find=find,
+                           recent=RECENT), status
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")
