@@ -130,10 +130,9 @@ def test_problems(
 
     Codes: HOME_TEST_NOT_ALLOWED (R-PT-2, R-PT-3), PREGNANCY_TEST_REQUIRED (before the R-CYC-4
     lockout ends), CONFIRMATION_TEST_TOO_EARLY (R-PT-2), CONTRACEPTION_LEAD_IN_INCOMPLETE (R-CON-2),
-    ENTERED_AFTER_WINDOW (R-CYC-1 [D]), CLOSES_BEFORE_REFILL (R-RMA-3 [D]: a window that closes
-    before the next fill is allowed could only be missed and void the cycle), NO_SCREENING_YET and
-    NO_CONTRACEPTION_YET (R-PT-2, R-CON-2: a confirmation test before what it counts from is
-    recorded), all reported as PREGNANCY_TEST_REQUIRED.
+    ENTERED_AFTER_WINDOW (R-CYC-1 [D]) and CLOSES_BEFORE_REFILL (R-RMA-3 [D]: a window that closes
+    before the next fill is allowed could only be missed and void the cycle), both reported as
+    PREGNANCY_TEST_REQUIRED.
     """
     problems: list[str] = []
     if closed_when_entered(test, program):
@@ -149,17 +148,10 @@ def test_problems(
     if test.specimen_date < cycle.earliest_test_date:
         problems.append("PREGNANCY_TEST_REQUIRED")
     if test.kind == "confirmation":
-        # R-PT-2 and R-CON-2 count from the screening test and the contraception start: until both
-        # are recorded the test cannot be shown to meet them, so it opens no window (one opened
-        # now could only close unused and void the cycle, R-CYC-4)
-        if course.screening is None:
-            problems.append("NO_SCREENING_YET")
-        elif test.specimen_date < confirmation_earliest(course.screening, program):
+        if course.screening and test.specimen_date < confirmation_earliest(course.screening, program):
             problems.append("CONFIRMATION_TEST_TOO_EARLY")
         start = course.contraception_start
-        if start is None:
-            problems.append("NO_CONTRACEPTION_YET")
-        elif test.specimen_date < lead_in_end(start, program):
+        if start and test.specimen_date < lead_in_end(start, program):
             problems.append("CONTRACEPTION_LEAD_IN_INCOMPLETE")
     return tuple(problems)
 

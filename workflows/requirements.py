@@ -235,24 +235,6 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                         f"the next fill is allowed.",
                     )
                 )
-            elif code == "NO_SCREENING_YET":  # R-PT-2
-                reasons.append(
-                    Reason(
-                        "PREGNANCY_TEST_REQUIRED",
-                        f"The confirmation test collected {short(test.specimen_date)} cannot count yet: it "
-                        f"must be collected at least {program.confirmation_after_screening_days} days after "
-                        f"a negative screening test (medical setting), and none is recorded.",
-                    )
-                )
-            elif code == "NO_CONTRACEPTION_YET":  # R-CON-2
-                reasons.append(
-                    Reason(
-                        "PREGNANCY_TEST_REQUIRED",
-                        f"The confirmation test collected {short(test.specimen_date)} cannot count yet: it "
-                        f"must be collected at least {program.contraception_lead_in_days} days after "
-                        f"contraception started, and no contraception is recorded.",
-                    )
-                )
             elif code == "CONFIRMATION_TEST_TOO_EARLY":  # R-PT-2
                 screening = ctx.course.screening
                 reasons.append(
