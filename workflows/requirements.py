@@ -298,10 +298,11 @@ def _refill_timing(ctx: Context) -> Check:  # R-RMA-3
             f"Too soon after the {rma.days_supply}-day supply authorized {issued}: "
             f"the next authorization is possible from {short(ctx.next_fill_from(rma))}.",
         )
+    # what this row checks, not when the next RMA is possible: R-RMA-2 may still hold it back
     return Check(
         True,
-        f"Next authorization possible since {short(earliest)} "
-        f"({rma.days_supply}-day supply authorized {issued}).",
+        f"{int(ctx.program.refill_too_soon_fraction * 100)}% of the {rma.days_supply}-day supply "
+        f"authorized {issued} has elapsed (since {short(earliest)}).",
     )
 
 

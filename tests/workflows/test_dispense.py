@@ -180,6 +180,11 @@ def test_R_RMA_2_R_RMA_3_the_next_fill_waits_for_the_previous_window_to_close(pr
                       "possible from Oct 31.")
     for day in ("2026-10-24", "2026-10-30"):  # 75% of the supply has elapsed; the window is still open
         assert decide_dispense(request(p), program, at(day)).codes == ("ALREADY_AUTHORIZED",)
+    # the checklist's met R-RMA-3 row says what it checked, not that the next RMA is possible (review)
+    s = evaluate_patient(p, program, at("2026-10-25"))
+    refill_row = next(r for r in s.requirements if r.code == "REFILL_TOO_SOON")
+    assert refill_row.met
+    assert refill_row.detail == "75% of the 30-day supply authorized Oct 1 has elapsed (since Oct 24)."
     assert decide_dispense(request(p), program, at("2026-10-31")).allowed
 
     # changed to CGP: the monthly test's 7-day window must reach Oct 31, not Oct 24 (R-RMA-3 alone)
