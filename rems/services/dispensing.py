@@ -6,11 +6,13 @@ Two pharmacists asking for the same patient at once get one RMA: the course row 
 """
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 
 from sqlalchemy import Integer, String, bindparam, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from rems import driver, policy
 from rems.clock import now, program
@@ -284,6 +286,48 @@ def _authorize_once(user, data, idempotency_key, request_hash):
                                              status_code=status, body=body, created_at=now()))
             db.session.flush()
     return status, body
+
+
+RECENT_RMAS = 50
+
+
+def _rma_search(text: str | None):
+    """What a pharmacist typed to find an RMA: an RMA number, or a patient's REMS ID as printed
+    (spaces and dashes dropped); None: no search; False: neither, so nothing matches."""
+    text = re.sub(r"[\s-]", "", text or "").upper()
+    if not text:
+        return None
+    if re.fullmatch(r"RMA[0-9]{10}", text):
+        return Authorization.rma == text
+    if re.fullmatch(r"[0-9]{10}", text):
+        return Authorization.patient.has(Patient.rems_id == text)
+    return False
+
+
+def pharmacy_rmas(user: User, pharmacy_ids: list[int], find: str | None = None) -> list[Authorization]:
+    """The latest RMAs of these pharmacies (the user's own), or those `find` names: an RMA older
+    than the latest must stay reachable, to be checked or reversed (R-RMA-4). R-AUD-1: a search
+    reads a named patient's RMAs, so it is audited for each patient it shows."""
+    condition = _rma_search(find)
+    if not pharmacy_ids or condition is False:
+        return []
+    query = select(Authorization).where(Authorization.pharmacy_id.in_(pharmacy_ids))
+    if condition is not None:
+        query = query.where(condition)
+    rows = db.session.execute(
+        query.options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
+                      joinedload(Authorization.course))
+        .order_by(Authorization.recorded_at.desc(), Authorization.id.desc()).limit(RECENT_RMAS)
+    ).scalars().all()
+    if condition is not None and rows:
+        shown = {}
+        for a in rows:
+            shown.setdefault(a.patient_id, []).append(a.rma)
+        with unit_of_work():
+            for patient_id, rmas in shown.items():
+                audit.record("authorization.searched", "patient", patient_id, patient_id=patient_id,
+                             after={"find": find, "rmas": rmas}, actor=user)
+    return rows
 
 
 def get_authorization(user: User, rma: str) -> Authorization:

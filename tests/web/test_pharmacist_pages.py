@@ -359,7 +359,8 @@ def test_unknown_pharmacy_is_404(web, web_as):
 def test_an_rma_older_than_the_latest_ones_can_be_found(web, factory, monkeypatch):
     """R-RMA-4: the list shows the latest RMAs only; one further back must stay reachable (to see
     whether it may be filled, or to reverse it): by its number or the patient's REMS ID, as typed."""
-    from rems.web.pharmacist import views
+    from rems.models import AuditEntry
+    from rems.services import dispensing
 
     ph, rsp = factory.pharmacy()
     first = scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1)
@@ -368,7 +369,7 @@ def test_an_rma_older_than_the_latest_ones_can_be_found(web, factory, monkeypatc
     for p in (first, second):
         assert "Authorized: you may dispense" in text(web.post("/pharmacy", _form(p, ph, request_key=p.rems_id)))
     old = db.session.execute(select(Authorization).where(Authorization.patient_id == first.id)).scalar_one()
-    monkeypatch.setattr(views, "RECENT", 1)  # only the latest RMA is listed
+    monkeypatch.setattr(dispensing, "RECENT_RMAS", 1)  # only the latest RMA is listed
     latest = text(web.get("/pharmacy/rmas"))
     assert old.rma not in latest and "The last 1 authorizations" in latest
     r = first.rems_id
@@ -377,3 +378,15 @@ def test_an_rma_older_than_the_latest_ones_can_be_found(web, factory, monkeypatc
         assert old.rma in found and second.rems_id not in found, typed
     nothing = text(web.get("/pharmacy/rmas", query_string={"find": "hello"}))
     assert "No RMA of your pharmacies matches" in nothing and old.rma not in nothing
+    # R-AUD-1: each search that showed the patient's RMAs is audited (three above)
+    searched = db.session.execute(
+        select(AuditEntry).where(AuditEntry.action == "authorization.searched")).scalars().all()
+    assert len(searched) == 3 and {e.patient_id for e in searched} == {first.id}
+    assert searched[0].after == {"find": old.rma, "rmas": [old.rma]}
+    # a failed reversal of the found RMA shows it with its error; a reversal shows it reversed
+    failed = web.post(f"/pharmacy/rmas/{old.rma}/reversal", {f"{old.rma}-reason": ""}, prefix=old.rma)
+    assert failed.status_code == 400 and f"{old.rma} was not reversed." in text(failed)
+    assert f'id="{old.rma}-reason"' in failed.get_data(as_text=True)
+    done = web.post(f"/pharmacy/rmas/{old.rma}/reversal", {f"{old.rma}-reason": "never picked up"},
+                    prefix=old.rma, follow_redirects=True)
+    assert f"{old.rma} was reversed" in text(done) and "Reversed" in text(done)

@@ -3,18 +3,13 @@ and the Responsible Site Pharmacist's certification and staff invitations."""
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from rems.errors import ApiError
-from rems.extensions import db
-from rems.models import Authorization, Patient
 from rems.services import dispensing, practice
 from rems.services.signatures import meaning as signature_meaning
 from rems.web.helpers import apply_api_error, require, role_required
@@ -99,43 +94,9 @@ def _decide(user, form, data: dict, mode: str) -> dict | None:
     return {"mode": mode, "eligible": False, "reasons": body.get("reasons", []), "window": body.get("window")}
 
 
-RECENT = 50
-
-
-def _finding(text: str | None):
-    """The RMA list's search: an RMA number, or a patient's REMS ID typed as printed; None: no
-    search; False: the text is neither (nothing matches)."""
-    text = re.sub(r"[\s-]", "", text or "").upper()
-    if not text:
-        return None
-    if re.fullmatch(r"RMA[0-9]{10}", text):
-        return Authorization.rma == text
-    if re.fullmatch(r"[0-9]{10}", text):
-        return Authorization.patient.has(Patient.rems_id == text)
-    return False
-
-
 def _recent(user, find: str | None = None):
-    """The latest RMAs of the user's pharmacies, or those matching `find` (an RMA number or a REMS
-    ID: an RMA older than the latest 50 must stay reachable to be checked or reversed)."""
-    ids = [m.pharmacy_id for m in _memberships(user)]
-    condition = _finding(find)
-    if not ids or condition is False:
-        return []
-    query = select(Authorization).where(Authorization.pharmacy_id.in_(ids))
-    if condition is not None:
-        query = query.where(condition)
-    return (
-        db.session.execute(
-            query
-            .options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
-                     joinedload(Authorization.course))
-            .order_by(Authorization.recorded_at.desc(), Authorization.id.desc())
-            .limit(RECENT)
-        )
-        .scalars()
-        .all()
-    )
+    """The RMAs of the user's pharmacies: the latest, or those `find` names (dispensing.pharmacy_rmas)."""
+    return dispensing.pharmacy_rmas(user, [m.pharmacy_id for m in _memberships(user)], find)
 
 
 @bp.get("/pharmacy/rmas")
@@ -176,7 +137,7 @@ def _rmas_page(rows, failed=None, status=200, find: str = ""):
     states = {a.rma: _rma_state(a) for a in rows}
     return render_template("pharmacist/rmas.html", rows=rows, forms=forms, states=states, failed=failed,
                            not_reversed=_not_reversed(failed) if failed is not None else None, find=find,
-                           recent=RECENT), status
+                           recent=dispensing.RECENT_RMAS), status
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")
@@ -197,8 +158,9 @@ def reverse(rma):
                 f"{row.rma} was reversed. The patient's cycle is open again if the window has not closed.",
                 "success",
             )
-            return redirect(url_for("pharmacist.rmas"))
-    return _rmas_page(_recent(user), failed=form, status=400)
+            return redirect(url_for("pharmacist.rmas", find=row.rma))  # the reversed RMA, whatever its age
+    # the RMA with its form and error, even when it is older than the latest ones (found by a search)
+    return _rmas_page(_recent(user, find=rma[:20]), failed=form, status=400, find=rma[:20])
 
 
 def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200):
