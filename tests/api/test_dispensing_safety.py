@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from tests.api.helpers import codes, count_rows
 
 
@@ -45,7 +43,6 @@ def test_idempotency_key_replays_a_refusal(api, practice):
     assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201
 
 
-@pytest.mark.postgres
 def _at_once(app, calls) -> list[tuple[int, dict]]:
     """Run each call (a function of a test client) in its own thread, app context and session,
     released together; returns (status, body) in the order of `calls`."""

@@ -226,7 +226,19 @@ def test_beat_scheduled_audit_anchor_copies_the_head_outside_the_database(app, r
     first = anchors_after_task(1)
     assert len(first) == 1 and json.loads(first[0])["id"] == head[0]
     assert json.loads(first[0])["entry_hash"] == head[1]
-    anchors_after_task(2)  # the head did not move: nothing new (give the task time to run)
+    # the head did not move: the task appends nothing. The worker runs one task at a time, in
+    # order (-c 1, prefetch 1): once a heartbeat sent after it has run, the anchor task has run too
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    r.delete("rems:worker:heartbeat")
+    app.extensions["rems_celery_client"].send_task("rems.audit_anchor", queue="default")
+    app.extensions["rems_celery_client"].send_task("rems.heartbeat", queue="default")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not r.exists("rems:worker:heartbeat"):
+        time.sleep(0.1)
+    assert r.exists("rems:worker:heartbeat")
+    r.close()
     assert len(path.read_text().splitlines()) == 1
     factory.prescriber()
     second = anchors_after_task(2)
