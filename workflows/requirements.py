@@ -179,6 +179,11 @@ def test_wanted(ctx: Context) -> str:
     Nov 9". The refusal says it is missing (R-RMA-5, read to the patient); the prescriber's next
     step says to record it."""
     kind, program = ctx.cycle.expected_test_kind, ctx.program
+    if kind == "confirmation" and (ctx.course.screening is None or ctx.course.contraception_start is None):
+        # R-PT-2, R-CON-2: no date to give before both are recorded (not a date that means nothing)
+        return (f"negative confirmation pregnancy test (medical setting) collected at least "
+                f"{program.confirmation_after_screening_days} days after the screening test and "
+                f"{program.contraception_lead_in_days} days after contraception started")
     earliest, why = test_earliest(ctx)
     since = ctx.patient.home_testing_since
     settings = ("medical", "home") if home_test_allowed(ctx.patient, program, kind, earliest) else ("medical",)

@@ -155,6 +155,11 @@ def test_R_PT_2_R_CON_2_no_date_for_a_confirmation_test_before_screening_and_con
     bare = patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
     s = evaluate_patient(bare.build(), program, at("2026-11-26T20:00"))
     assert wait in s.next_steps["patient"]
+    # the refusal and the prescriber's step give the rule, not a date that means nothing (review)
+    wanted = ("negative confirmation pregnancy test (medical setting) collected at least 19 days after the "
+              "screening test and 30 days after contraception started")
+    assert f"No {wanted} is recorded yet." in [r.message for r in s.reasons]
+    assert f"Record a {wanted}." in s.next_steps["prescriber"]
     assert not any(step.startswith("Get your confirmation") for step in s.next_steps["patient"])
     only_screening = (patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
                       .test("screening", "2026-11-26").build())
