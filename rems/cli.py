@@ -87,7 +87,10 @@ def audit_anchor(path):
     from rems.services.audit import anchor
 
     path = path or current_app.config["AUDIT_ANCHOR_FILE"]
-    item = anchor(path)
+    try:
+        item = anchor(path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the anchor file {path}: {exc.strerror}") from exc
     click.echo(json.dumps({"file": path, "appended": item}))
 
 

@@ -17,3 +17,15 @@ def parse_id(raw, max_len: int = 11) -> int | None:
     if is_digits(raw) and len(raw) <= max_len:
         return int(raw)
     return None
+
+
+# A number as printed or read aloud ("5568 799 828", "5568-799-828") is the same number: REMS IDs,
+# NPIs and RMA numbers are compared without spaces and dashes (the API's schema, the pharmacist's
+# forms and the RMA search use this one rule).
+SEPARATORS = r"[\s-]"
+_SEPARATORS = re.compile(SEPARATORS)
+
+
+def without_separators(raw):
+    """`raw` without spaces and dashes; anything but a string is returned as it is."""
+    return _SEPARATORS.sub("", raw) if isinstance(raw, str) else raw

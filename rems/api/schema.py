@@ -157,7 +157,9 @@ def json_schema(spec: F | dict) -> dict:
             out["format"] = "email"
         if t == "date":
             out["format"] = "date"
-        if spec.max_len is not None:
+        # lengths are checked once `ignore` has removed its characters (typed separators), so the
+        # raw text may be longer: the contract states no maxLength then (the description says it)
+        if spec.max_len is not None and spec.ignore is None:
             out["maxLength"] = spec.max_len
         if spec.min_len is not None:
             out["minLength"] = spec.min_len

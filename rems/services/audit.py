@@ -8,6 +8,7 @@ migration) refuse UPDATE, DELETE and TRUNCATE. `entry_hash` is the one definitio
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -189,6 +190,8 @@ def load_anchors(path, required: bool = False) -> tuple[list[dict], str | None]:
     except OSError as exc:  # a folder, no permission...
         return [], f"the anchor file cannot be read ({exc.strerror})"
     anchors, problem = [], None
+    if lines[-1] and _parse_anchor(lines[-1]) is not None:
+        lines.append(b"")  # a whole anchor whose newline was lost counts; a torn write does not
     for number, raw in enumerate(lines[:-1], start=1):  # lines[-1] is "" or a torn last write
         parsed = _parse_anchor(raw)
         if parsed is None:
@@ -221,29 +224,32 @@ def anchor(path) -> dict | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
-        _drop_torn_line(fd)
-        os.write(fd, line)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # web processes and the worker may append at once
+        os.write(fd, _end_of_last_line(fd) + line)
         os.fsync(fd)
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
     return item
 
 
-def _drop_torn_line(fd: int) -> None:
-    """A crash in the middle of a write leaves a last line without its newline (read_anchors
-    skips it); cut it off so that the next anchor starts on a line of its own."""
+def _end_of_last_line(fd: int) -> bytes:
+    """What must come before the next anchor so that it starts on a line of its own. A last line
+    without its newline is a write of ours cut short by a crash (load_anchors skips it): it is cut
+    off. One that is a whole anchor (a hand edit lost the newline), or longer than any line of
+    ours, is kept and closed with a newline: what the file holds is evidence, never deleted here."""
     size = os.fstat(fd).st_size
     if not size or os.pread(fd, 1, size - 1) == b"\n":
-        return
-    end = size - 1
-    while end > 0:  # find the newline before the torn line (an anchor line is ~150 bytes)
-        start = max(0, end - 4096)
-        found = os.pread(fd, end - start, start).rfind(b"\n")
-        if found >= 0:
-            os.ftruncate(fd, start + found + 1)
-            return
-        end = start
-    os.ftruncate(fd, 0)
+        return b""
+    start = max(0, size - MAX_ANCHOR_LINE - 1)
+    tail = os.pread(fd, size - start, start)
+    newline = tail.rfind(b"\n")
+    if newline < 0 and start > 0:  # no line break in the last kilobyte: not a torn line of ours
+        return b"\n"
+    last = tail[newline + 1:]
+    if _parse_anchor(last) is not None:
+        return b"\n"
+    os.ftruncate(fd, size - len(last))
+    return b""
 
 
 def verify(anchors_path=None) -> dict:

@@ -19,6 +19,7 @@ from rems.clock import now, program
 from rems.clock import today as program_today
 from rems.errors import ApiError
 from rems.extensions import db
+from rems.ids import without_separators
 from rems.models import (
     Authorization,
     Course,
@@ -294,7 +295,7 @@ RECENT_RMAS = 50
 def _rma_search(text: str | None):
     """What a pharmacist typed to find an RMA: an RMA number, or a patient's REMS ID as printed
     (spaces and dashes dropped); None: no search; False: neither, so nothing matches."""
-    text = re.sub(r"[\s-]", "", text or "").upper()
+    text = without_separators(text or "").upper()
     if not text:
         return None
     if re.fullmatch(r"RMA[0-9]{10}", text):

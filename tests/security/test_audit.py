@@ -457,3 +457,37 @@ def test_r_aud_1_an_anchor_file_named_on_the_command_line_must_exist(app, runner
     out = json.loads(result.output.strip().splitlines()[-1])
     assert out["ok"] is False and "does not exist" in out["reason"]
     assert _cli(runner, "audit", "verify").exit_code == 0
+
+
+def test_r_aud_1_anchor_never_deletes_what_the_anchor_file_holds(app, factory, tmp_path):
+    """Only a torn write of ours (a short unterminated line that is not an anchor) is cut off before
+    the next anchor. A whole anchor that lost its newline still counts and is kept; a long line
+    that is not ours is kept too and reported (review finding: both were truncated)."""
+    from rems.services import audit
+
+    _some_history(factory, 1)
+    path = tmp_path / "anchors.jsonl"
+    first = audit.anchor(path)
+    path.write_text(path.read_text().rstrip("\n"))  # a hand edit lost the final newline
+    assert audit.verify(path)["anchors_checked"] == 1
+    _some_history(factory, 1)
+    second = audit.anchor(path)
+    assert [a["id"] for a in audit.read_anchors(path)] == [first["id"], second["id"]]
+    with open(path, "a") as fh:
+        fh.write("x" * 3000)  # not a torn line of ours
+    _some_history(factory, 1)
+    third = audit.anchor(path)
+    lines = path.read_text().splitlines()
+    assert lines[2] == "x" * 3000 and len(lines) == 4 and f'"id":{third["id"]}' in lines[3]
+    result = audit.verify(path)
+    assert result["ok"] is False and "line 3 of the anchor file is not an anchor" in result["reason"]
+    assert result["anchors_checked"] == 3
+
+
+def test_r_aud_1_cli_anchor_to_a_path_it_cannot_write_is_an_error_message(app, runner, factory, tmp_path):
+    _some_history(factory, 1)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = _cli(runner, "audit", "anchor", "--to", str(blocker / "anchors.jsonl"))
+    assert result.exit_code == 1 and "cannot write the anchor file" in result.output
+    assert "Traceback" not in result.output

@@ -5,15 +5,18 @@ from flask import g, jsonify, request
 
 from rems.api import F, endpoint
 from rems.api.schema import REASON
+from rems.ids import SEPARATORS
 from rems.services import dispensing
 
 # The REMS ID as printed or read aloud ("5568 799 828") is the same ID: spaces and dashes are dropped
 # before the look-up, for every ID alike (R-RMA-6: unknown ID and wrong date of birth still answer alike).
-REMS_ID = F("string", max_len=12, min_len=1, ignore=r"[\s-]",
-            description="The patient's REMS ID (10 digits); spaces and dashes are ignored.")
+REMS_ID = F("string", max_len=12, min_len=1, ignore=SEPARATORS,
+            description="The patient's REMS ID (10 digits); spaces and dashes are ignored, then at most 12 "
+                        "characters.")
 LOOKUP = {"rems_id": REMS_ID, "date_of_birth": F("date"),
-          "prescriber_npi": F("string", max_len=10, min_len=1, ignore=r"[\s-]",
-                              description="The prescriber's NPI (10 digits); spaces and dashes are ignored."),
+          "prescriber_npi": F("string", max_len=10, min_len=1, ignore=SEPARATORS,
+                              description="The prescriber's NPI (10 digits); spaces and dashes are ignored, then "
+                                          "at most 10 characters."),
           "pharmacy_ncpdp_id": F("string", max_len=7, min_len=1)}
 AUTHORIZE = {**LOOKUP, "days_supply": F("integer", minimum=1, maximum=10_000),
              "quantity": F("integer", minimum=1, maximum=10_000)}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -24,21 +22,16 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from rems.ids import without_separators
 from rems.services.practice import npi_valid
 from rems.web.auth.forms import REQUIRED, email_field, name_field
-
-
-def _without_separators(value):
-    """A number typed as printed or read aloud ("5568 799 828", "5568-799-828") is the same number:
-    spaces and dashes are dropped from REMS IDs and NPIs before they are checked and looked up."""
-    return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
 
 
 class DispenseForm(FlaskForm):
     pharmacy = SelectField("Pharmacy", validators=[InputRequired("Choose the pharmacy")])
     rems_id = StringField(
         "Patient's REMS ID",
-        filters=[_without_separators],
+        filters=[without_separators],
         validators=[
             DataRequired("Enter the patient's REMS ID"),
             Regexp(r"^[0-9]{10}$", message="A REMS ID has 10 digits"),
@@ -49,7 +42,7 @@ class DispenseForm(FlaskForm):
     )
     prescriber_npi = StringField(
         "Prescriber's NPI",
-        filters=[_without_separators],  # "1900 000 013" as printed on a prescription
+        filters=[without_separators],  # "1900 000 013" as printed on a prescription
         validators=[
             DataRequired("Enter the prescriber's NPI"),
             Regexp(r"^[0-9]{10}$", message="An NPI has 10 digits"),
