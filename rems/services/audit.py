@@ -140,10 +140,6 @@ class _Entry(driver.Deferred):
 # rewritten.
 
 
-class AnchorFileError(ValueError):
-    """The anchor file has a line that is not an anchor (it was edited, or is not ours)."""
-
-
 def head() -> tuple[int, str] | None:
     """The newest committed entry: (id, entry_hash), or None for an empty log."""
     row = db.session.execute(_LAST).first()
@@ -199,14 +195,6 @@ def load_anchors(path, required: bool = False) -> tuple[list[dict], str | None]:
             continue
         anchors.append(parsed)
     return anchors, problem
-
-
-def read_anchors(path) -> list[dict]:
-    """The anchors of a file that must be whole: AnchorFileError names its first problem."""
-    anchors, problem = load_anchors(path)
-    if problem:
-        raise AnchorFileError(problem)
-    return anchors
 
 
 def anchor(path) -> dict | None:
