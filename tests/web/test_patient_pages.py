@@ -64,6 +64,22 @@ def test_checklist_with_countdown_in_plain_words(web, factory):
     assert f"Your pharmacy can fill your prescription until {weekday}" in page
 
 
+def test_rows_the_patient_can_only_wait_for_read_not_yet(web, factory):
+    """R-RMA-2, R-RMA-3: right after a fill, "Time since your last fill" and the fill already made
+    are not tasks for the patient: the checklist says "not yet", the rest stays "to do" (QA)."""
+    prescriber = factory.prescriber()
+    patient = scenarios.ccgp_in_window(factory, prescriber, visit_days_ago=0)
+    pharmacy, rsp = factory.pharmacy()
+    scenarios.authorize(patient, pharmacy, rsp)
+    web.sign_in(patient.user)
+    page = web.get("/patient").get_data(as_text=True)
+    body = text(web.get("/patient"))
+    assert "Not yet, nothing to do: Time since your last fill" in body
+    assert "Not yet, nothing to do: Prescription not yet filled this month" in body
+    assert "To do: Visit with your prescriber" in body
+    assert "To do: Time since" not in body and "checklist__item--wait" in page
+
+
 def test_consent_wrong_password_is_a_form_message(web, factory):
     patient = factory.patient(consent=False)
     web.sign_in(patient.user)

@@ -35,6 +35,9 @@ DOCUMENT_TITLES = {
     "consent": "Informed consent",
     "attestation": "Monthly questions and birth control confirmation",
 }
+# Unmet rows the patient can do nothing about but wait for their date (R-RMA-2, R-RMA-3): shown as
+# "not yet", not as a task (QA: "Time since your last fill" read as something to do)
+WAIT = {"REFILL_TOO_SOON", "ALREADY_AUTHORIZED"}
 ACTIONS = {
     "CONSENT_MISSING": ("patient.consent", "Sign the consent"),
     "ATTESTATION_REQUIRED": ("patient.monthly", "Answer the questions"),
@@ -85,7 +88,8 @@ def index():
         )
     )
     st = patients.patient_status(user.patient, "patient", reader=user)
-    items = [dict(r, label=LABELS.get(r["code"]), action=_action(r, st)) for r in st["requirements"]]
+    items = [dict(r, label=LABELS.get(r["code"]), action=_action(r, st), wait=r["code"] in WAIT)
+             for r in st["requirements"]]
     sentence, left = countdown_sentence(st["window"], st["eligible"])
     return render_template(
         "patient/index.html", st=st, items=items, sentence=sentence, days_left=left, unread=unread
