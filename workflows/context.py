@@ -109,6 +109,14 @@ class Context:
             return 0
         return max(0, self.program.attestation_attempt_limit - self.attestation_failures_since_counseling)
 
+    @property
+    def confirmation_undated(self) -> bool:
+        """R-PT-2, R-CON-2: a confirmation test is wanted but its first day cannot be known yet, for
+        the screening test or the contraception start it counts from is not recorded."""
+        return self.cycle.expected_test_kind == "confirmation" and (
+            self.course.screening is None or self.course.contraception_start is None
+        )
+
     def refill_earliest(self, rma: Authorization) -> date:
         """R-RMA-3: first day on which the given fraction of the previous days' supply has elapsed."""
         return refill_earliest(rma, self.program)

@@ -83,9 +83,7 @@ def _patient_test_step(ctx: Context) -> str:
     test (R-PT-2) and the contraception start (R-CON-2): until both are recorded there is no date to
     give, and "now" would send the patient to a test that cannot count."""
     kind = KIND_LABELS[ctx.cycle.expected_test_kind]
-    if ctx.cycle.expected_test_kind == "confirmation" and (
-        ctx.course.screening is None or ctx.course.contraception_start is None
-    ):
+    if ctx.confirmation_undated:
         p = ctx.program
         return (
             f"Your {kind} pregnancy test comes at least {p.confirmation_after_screening_days} days after "

@@ -179,8 +179,7 @@ def test_wanted(ctx: Context) -> str:
     Nov 9". The refusal says it is missing (R-RMA-5, read to the patient); the prescriber's next
     step says to record it."""
     kind, program = ctx.cycle.expected_test_kind, ctx.program
-    if kind == "confirmation" and (ctx.course.screening is None or ctx.course.contraception_start is None):
-        # R-PT-2, R-CON-2: no date to give before both are recorded (not a date that means nothing)
+    if ctx.confirmation_undated:  # R-PT-2, R-CON-2: the rule, not a date that means nothing
         return (f"negative confirmation pregnancy test (medical setting) collected at least "
                 f"{program.confirmation_after_screening_days} days after the screening test and "
                 f"{program.contraception_lead_in_days} days after contraception started")

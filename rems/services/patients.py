@@ -26,7 +26,7 @@ from rems.services.facts import course_records, current_course, patient_facts
 from rems.services.practice import effective_status
 from rems.tasks import unit_of_work
 from workflows import check_transition, evaluate_patient
-from workflows.messages import KIND_LABELS
+from workflows.messages import KIND_LABELS, short
 
 
 def rems_id_check_digit(body: str) -> str:
@@ -255,17 +255,18 @@ def record_test(user: User, patient: Patient, data: dict) -> PregnancyTest:
 
 
 def _refuse_same_test(course: Course, data: dict) -> None:
-    """The same test (kind, specimen date, result, setting) recorded twice in a course adds nothing
-    but a second row that looks like a second test: a form sent twice, not a new result (QA
-    2026-11-26). Refused, with what is already there. A correction differs in some field."""
+    """R-PT-1: a test is its kind, specimen date, result and setting. The same test recorded twice
+    in a course adds nothing but a second row that looks like a second test: a form sent twice, not
+    a new result (QA 2026-11-26). Refused, with what is already there. A correction differs in some
+    field."""
     same = db.session.execute(select(PregnancyTest.id).where(
         PregnancyTest.course_id == course.id, PregnancyTest.kind == data["kind"],
         PregnancyTest.specimen_date == data["specimen_date"], PregnancyTest.result == data["result"],
         PregnancyTest.setting == data["setting"]).limit(1)).first()
     if same is not None:
-        d = data["specimen_date"]
         raise ApiError(409, "DUPLICATE_RECORD",
-                       f"This {data['result']} {KIND_LABELS[data['kind']]} pregnancy test collected {d:%b} {d.day} "
+                       f"This {data['result']} {KIND_LABELS[data['kind']]} pregnancy test collected "
+                       f"{short(data['specimen_date'])} "
                        f"({data['setting']} setting) is already recorded for this patient: nothing was added.")
 
 
