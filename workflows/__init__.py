@@ -18,6 +18,7 @@ from .facts import (
     Visit,
 )
 from .program import IPLEDGE_2021, IPLEDGE_2026, PROGRAMS, Program, get_program
+from .records import EnteredFor, entered_for, not_counted_reasons
 from .results import Decision, PatientStatus, Reason, Requirement, Verdict, Window
 from .transitions import TRANSITIONS, check_transition
 
@@ -35,6 +36,7 @@ __all__ = [
     "Contraception",
     "Decision",
     "DispenseRequest",
+    "EnteredFor",
     "PatientFacts",
     "PatientStatus",
     "PharmacyFacts",
@@ -48,8 +50,10 @@ __all__ = [
     "Window",
     "check_transition",
     "decide_dispense",
+    "entered_for",
     "evaluate_patient",
     "get_program",
     "local_date",
+    "not_counted_reasons",
     "window_close_instant",
 ]

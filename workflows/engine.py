@@ -32,7 +32,7 @@ def _course_reasons(ctx: Context) -> tuple[Reason, ...]:
             Reason(
                 "TREATMENT_ENDED",
                 f"Treatment ended with the last dose on "
-                f"{short(ctx.patient.last_dose_date)}: no authorization "
+                f"{short(ctx.patient.last_dose_date, ctx.today)}: no authorization "
                 f"can be issued.",
             )
         )

@@ -18,9 +18,15 @@ _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def short(d: date) -> str:
-    """'Nov 2' — the form used inside reasons ("test collected Nov 2: window closed Nov 8")."""
-    return f"{_MONTHS[d.month]} {d.day}"
+def short(d: date, today: date | None = None) -> str:
+    """'Nov 2' — the form used inside reasons ("test collected Nov 2: window closed Nov 8").
+
+    Given `today`, a date of another year names it: 'Dec 30, 2025' read on Jan 5, 2026 (dates name
+    the year when it is needed, as the date refusals do; workflows.transitions). Sentences about one
+    fact that can be read long after (an RMA's last dose) pass the day they are read on, so every
+    sentence naming that fact reads the same."""
+    text = f"{_MONTHS[d.month]} {d.day}"
+    return text if today is None or d.year == today.year else f"{text}, {d.year}"
 
 
 def long(d: date) -> str:

@@ -49,7 +49,7 @@ def _course_over(ctx: Context) -> dict[str, list[str]]:
         steps["prescriber"].append(
             f"Record the negative post-treatment pregnancy test collected on or after {short(due)}."
         )
-    steps["pharmacist"].append(f"Do not dispense: treatment ended (last dose {short(last)}).")
+    steps["pharmacist"].append(f"Do not dispense: treatment ended (last dose {short(last, ctx.today)}).")
     return steps
 
 

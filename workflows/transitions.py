@@ -30,7 +30,7 @@ def _no_pregnancy(ctx: Context, p: dict) -> Verdict | None:  # R-PT-4
 def _not_ended(ctx: Context, p: dict) -> Verdict | None:  # R-END-1
     if ctx.treatment_ended:
         return _no(
-            "TREATMENT_ENDED", f"Treatment ended with the last dose on {short(ctx.patient.last_dose_date)}."
+            "TREATMENT_ENDED", f"Treatment ended with the last dose on {short(ctx.patient.last_dose_date, ctx.today)}."
         )
     return None
 

@@ -31,6 +31,7 @@ class EndpointDoc:
     status: int
     raw_body: str | None = None
     headers: dict | None = None  # optional request headers: name -> (max length, description)
+    response: dict | None = None  # JSON Schema of the success body, when declared
 
 
 ENDPOINTS: list[EndpointDoc] = []
@@ -86,7 +87,7 @@ def json_body() -> dict:
 
 def endpoint(method: str, rule: str, *, action: str | None, summary: str, body: dict | None = None,
              query: dict | None = None, status: int = 200, raw_body: str | None = None,
-             headers: dict | None = None):
+             headers: dict | None = None, response: dict | None = None):
     """Register an API view. `action` None marks an open endpoint; otherwise policy decides roles."""
 
     def deco(fn):
@@ -106,7 +107,7 @@ def endpoint(method: str, rule: str, *, action: str | None, summary: str, body: 
 
         bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])
         ENDPOINTS.append(EndpointDoc(method, rule, fn.__name__, summary, action, body, query, status, raw_body,
-                                     headers))
+                                     headers, response))
         return view
 
     return deco
@@ -124,8 +125,11 @@ def openapi_document() -> dict:
         params += [{"name": k, "in": "header", "required": False, "description": text,
                     "schema": {"type": "string", "minLength": 1, "maxLength": length}}
                    for k, (length, text) in (ep.headers or {}).items()]
+        success: dict = {"description": "Success"}
+        if ep.response is not None:
+            success["content"] = {"application/json": {"schema": ep.response}}
         op: dict = {"operationId": ep.name, "summary": ep.summary, "parameters": params,
-                    "responses": {str(ep.status): {"description": "Success"},
+                    "responses": {str(ep.status): success,
                                   "default": {"description": "Problem",
                                               "content": {"application/problem+json": {
                                                   "schema": {"$ref": "#/components/schemas/Problem"}}}}}}

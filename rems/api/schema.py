@@ -195,3 +195,23 @@ NAME = F("string", max_len=100, min_len=1)
 REASON = F("string", max_len=1000, min_len=1)
 PASSWORD = F("string", max_len=128, min_len=1)
 SIGNATURE = F("object", props={"password": PASSWORD}, description="The signer's own password (R-SIG-1).")
+
+# Response bodies the OpenAPI document declares (JSON Schema, OpenAPI 3.1 dialect).
+REASON_ITEM = {"type": "object", "required": ["code", "message"],
+               "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+RECORDED = {
+    "type": "object",
+    "required": ["id", "counts", "not_counted_reasons"],
+    "properties": {
+        "id": {"type": "integer"},
+        "counts": {"type": "boolean", "description": (
+            "Whether the record counts: once recorded, the requirement(s) it is entered for are met. A negative "
+            "test fills its kind's row (R-PT-1), a visit counseling (R-PAT-4) and, for patients who cannot get "
+            "pregnant, the visit confirmation (R-CYC-3), contraception its documentation (R-CON-1); a row that "
+            "does not apply to the patient is not checked. A positive test always counts: treatment stops "
+            "(R-PT-4).")},
+        "not_counted_reasons": {"type": "array", "items": REASON_ITEM, "description": (
+            "Empty when the record counts; else the engine's reasons, with dates (a confirmation test "
+            "collected before the contraception lead-in ended, R-CON-2).")},
+    },
+}

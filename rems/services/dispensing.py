@@ -30,7 +30,7 @@ from rems.models import (
     Prescriber,
     User,
 )
-from rems.services import audit
+from rems.services import audit, keyset
 from rems.services.canonical import canonical, sha256_hex
 from rems.services.facts import (
     course_records,
@@ -187,12 +187,14 @@ def dispense_stop(a: Authorization) -> tuple[str, str] | None:
     if _stopped_while_open(course.pregnancy_reported_at, a):
         return ("PREGNANCY_REPORTED",
                 "A pregnancy was reported after this RMA was issued: treatment has stopped. Do not dispense.")
+    today = program_today()  # dates of another year name it (workflows.messages.short)
     if _stopped_while_open(course.ended_at, a):
         return ("TREATMENT_ENDED",
-                f"Treatment ended (last dose {short(course.last_dose_date)}) after this RMA was issued. "
+                f"Treatment ended (last dose {short(course.last_dose_date, today)}) after this RMA was issued. "
                 "Do not dispense.")
-    if a.do_not_dispense_after < program_today():
-        return "EXPIRED", f"This RMA's last day was {short(a.do_not_dispense_after)}: it has expired. Do not dispense."
+    if a.do_not_dispense_after < today:
+        return ("EXPIRED",
+                f"This RMA's last day was {short(a.do_not_dispense_after, today)}: it has expired. Do not dispense.")
     return None
 
 
@@ -305,30 +307,31 @@ def _rma_search(text: str | None):
     return False
 
 
-def pharmacy_rmas(user: User, pharmacy_ids: list[int], find: str | None = None) -> list[Authorization]:
-    """The latest RMAs of these pharmacies (the user's own), or those `find` names: an RMA older
-    than the latest must stay reachable, to be checked or reversed (R-RMA-4). R-AUD-1: a search
-    reads a named patient's RMAs, so it is audited for each patient it shows."""
+def pharmacy_rmas(user: User, pharmacy_ids: list[int], find: str | None = None,
+                  before: keyset.Position | None = None, after: keyset.Position | None = None) -> keyset.Page:
+    """A page of the RMAs of these pharmacies (the user's own), newest first: the latest
+    RECENT_RMAS, or those just older than `before` / newer than `after` (keyset paging on
+    (recorded_at, id): one statement whatever the page), all of them or those `find` names: an RMA
+    older than the latest must stay reachable, to be checked or reversed (R-RMA-4). R-AUD-1: a
+    search reads a named patient's RMAs, so it is audited for each patient a page shows."""
     condition = _rma_search(find)
     if not pharmacy_ids or condition is False:
-        return []
+        return keyset.Page([])
     query = select(Authorization).where(Authorization.pharmacy_id.in_(pharmacy_ids))
     if condition is not None:
         query = query.where(condition)
-    rows = db.session.execute(
-        query.options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
-                      joinedload(Authorization.course))
-        .order_by(Authorization.recorded_at.desc(), Authorization.id.desc()).limit(RECENT_RMAS)
-    ).scalars().all()
-    if condition is not None and rows:
+    query = query.options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
+                          joinedload(Authorization.course))
+    page = keyset.seek(query, Authorization.recorded_at, Authorization.id, RECENT_RMAS, before, after)
+    if condition is not None and page.rows:
         shown = {}
-        for a in rows:
+        for a in page.rows:
             shown.setdefault(a.patient_id, []).append(a.rma)
         with unit_of_work():
             for patient_id, rmas in shown.items():
                 audit.record("authorization.searched", "patient", patient_id, patient_id=patient_id,
                              after={"find": find, "rmas": rmas}, actor=user)
-    return rows
+    return page
 
 
 def get_authorization(user: User, rma: str) -> Authorization:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 
@@ -25,7 +27,16 @@ from rems.services import accounts, audit, signatures
 from rems.services.facts import course_records, current_course, patient_facts
 from rems.services.practice import effective_status
 from rems.tasks import unit_of_work
-from workflows import check_transition, evaluate_patient
+from workflows import (
+    EnteredFor,
+    PatientFacts,
+    PatientStatus,
+    Reason,
+    check_transition,
+    entered_for,
+    evaluate_patient,
+    not_counted_reasons,
+)
 from workflows.messages import KIND_LABELS, short
 
 
@@ -173,19 +184,48 @@ def patient_status(patient: Patient, role: str = "patient", audit_read: bool = T
     return body
 
 
-def _guard(action: str, patient: Patient, course: Course, **payload) -> None:
-    verdict = check_transition(action, patient_facts(patient, course), program(), now(), **payload)
+def _guard(action: str, patient: Patient, course: Course, **payload) -> PatientFacts:
+    """Refuse the action (check_transition) with a 422 naming the field; else the facts it was
+    judged on, a snapshot of the locked course from before the record."""
+    facts = patient_facts(patient, course)
+    verdict = check_transition(action, facts, program(), now(), **payload)
     if not verdict.ok:
         field = verdict.field
         raise ApiError(422, verdict.code or "VALIDATION_ERROR", verdict.message,
                        errors=[{"field": field, "message": verdict.message}] if field else None)
+    return facts
 
 
-def _refresh_status(patient: Patient, course: Course) -> None:
+def _refresh_status(patient: Patient, course: Course) -> PatientStatus:
     db.session.flush()
     db.session.expire(course)
     st = evaluate_patient(patient_facts(patient, current_course(patient)), program(), now())
     course.status = st.course_status
+    return st
+
+
+RecordT = TypeVar("RecordT", Visit, ContraceptionRecord, PregnancyTest)
+
+
+@dataclass(frozen=True)
+class RecordOutcome(Generic[RecordT]):
+    """A clinical record as saved, and whether it counts: once recorded, the checklist row(s) it
+    was entered for are met (workflows.records), or the engine's reasons they are not (a
+    confirmation test inside the lead-in, R-CON-2; a visit without counseling, R-PAT-4)."""
+
+    record: RecordT
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def counts(self) -> bool:
+        return not self.reasons
+
+
+def _judged(record: RecordT, entered: EnteredFor, before: PatientStatus, patient: Patient,
+            course: Course) -> RecordOutcome[RecordT]:
+    """The course status refreshed with the record, and the record judged against the status
+    before it: both evaluations inside the record's transaction, after the course lock."""
+    return RecordOutcome(record, not_counted_reasons(entered, before, _refresh_status(patient, course)))
 
 
 def _clinical_write(user: User, patient: Patient):
@@ -194,11 +234,13 @@ def _clinical_write(user: User, patient: Patient):
     return current_course(patient, lock=True)
 
 
-def record_visit(user: User, patient: Patient, data: dict) -> Visit:
+def record_visit(user: User, patient: Patient, data: dict) -> RecordOutcome[Visit]:
     """R-PAT-4 / R-CYC-3: a signed visit confirmation, with counseling when `counseled`."""
     with unit_of_work():
         course = _clinical_write(user, patient)
-        _guard("record_visit", patient, course, visit_date=data["visit_date"], counseled=data["counseled"])
+        facts = _guard("record_visit", patient, course, visit_date=data["visit_date"],
+                       counseled=data["counseled"])
+        before = evaluate_patient(facts, program(), now())
         visit = Visit(course_id=course.id, visit_date=data["visit_date"], counseled=data["counseled"],
                       recorded_at=now(), recorded_by_id=user.id)
         db.session.add(visit)
@@ -210,18 +252,19 @@ def record_visit(user: User, patient: Patient, data: dict) -> Visit:
         visit.signature_id = sig.id
         audit.record("visit.recorded", "visit", visit.id, patient_id=patient.id,
                      after={"visit_date": visit.visit_date, "counseled": visit.counseled}, actor=user)
-        _refresh_status(patient, course)
-    return visit
+        outcome = _judged(visit, entered_for("record_visit", counseled=visit.counseled), before, patient, course)
+    return outcome
 
 
-def record_contraception(user: User, patient: Patient, data: dict) -> ContraceptionRecord:
+def record_contraception(user: User, patient: Patient, data: dict) -> RecordOutcome[ContraceptionRecord]:
     """R-CON-1: two forms (at least one primary) or abstinence; R-CON-2 uses its start date."""
     forms = tuple(data.get("forms") or ())
     abstinence = bool(data.get("abstinence"))
     with unit_of_work():
         course = _clinical_write(user, patient)
-        _guard("record_contraception", patient, course, start_date=data["start_date"], forms=forms,
-               abstinence=abstinence)
+        facts = _guard("record_contraception", patient, course, start_date=data["start_date"], forms=forms,
+                       abstinence=abstinence)
+        before = evaluate_patient(facts, program(), now())
         rec = ContraceptionRecord(course_id=course.id, start_date=data["start_date"], forms=list(forms),
                                   abstinence=abstinence, recorded_at=now(), recorded_by_id=user.id)
         db.session.add(rec)
@@ -229,17 +272,18 @@ def record_contraception(user: User, patient: Patient, data: dict) -> Contracept
         audit.record("contraception.recorded", "contraception", rec.id, patient_id=patient.id,
                      after={"start_date": rec.start_date, "forms": list(forms), "abstinence": abstinence},
                      actor=user)
-        _refresh_status(patient, course)
-    return rec
+        outcome = _judged(rec, entered_for("record_contraception"), before, patient, course)
+    return outcome
 
 
-def record_test(user: User, patient: Patient, data: dict) -> PregnancyTest:
+def record_test(user: User, patient: Patient, data: dict) -> RecordOutcome[PregnancyTest]:
     """R-PT-1..3; R-PT-4: a positive result ends treatment at once and opens a registry case."""
     with unit_of_work():
         course = _clinical_write(user, patient)
-        _guard("record_test", patient, course, kind=data["kind"], specimen_date=data["specimen_date"],
-               result=data["result"], setting=data["setting"])
+        facts = _guard("record_test", patient, course, kind=data["kind"], specimen_date=data["specimen_date"],
+                       result=data["result"], setting=data["setting"])
         _refuse_same_test(course, data)
+        before = evaluate_patient(facts, program(), now())
         test = PregnancyTest(course_id=course.id, kind=data["kind"], specimen_date=data["specimen_date"],
                              result=data["result"], setting=data["setting"], recorded_at=now(),
                              recorded_by_id=user.id)
@@ -250,8 +294,9 @@ def record_test(user: User, patient: Patient, data: dict) -> PregnancyTest:
                             "setting": test.setting}, actor=user)
         if test.result == "positive":
             _report_pregnancy(user, patient, course, test)
-        _refresh_status(patient, course)
-    return test
+        outcome = _judged(test, entered_for("record_test", kind=test.kind, result=test.result), before, patient,
+                          course)
+    return outcome
 
 
 def _refuse_same_test(course: Course, data: dict) -> None:
@@ -351,5 +396,5 @@ def end_treatment(user: User, patient: Patient, data: dict) -> Patient:
                      after={"last_dose_date": course.last_dose_date, "reason": course.end_reason}, actor=user)
         _refresh_status(patient, course)
         # R-END-1: no RMA after the end, and one not filled yet is not dispensed (dispensing.dispense_stop)
-        _tell_pharmacies(course, patient, f"treatment ended (last dose {course.last_dose_date:%b %-d, %Y})")
+        _tell_pharmacies(course, patient, f"treatment ended (last dose {short(course.last_dose_date, today())})")
     return patient

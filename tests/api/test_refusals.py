@@ -6,12 +6,13 @@ Each test names the rule it proves; `test_every_refusal_code_is_exercised` keeps
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from tests.api.helpers import codes, count_rows
+from workflows.messages import short
 
 CGP, CCGP = "can_get_pregnant", "cannot_get_pregnant"
 
@@ -387,8 +388,6 @@ def _rma(api, practice) -> dict:
 def test_r_end_1_an_rma_issued_before_the_end_of_treatment_is_not_dispensed(api, practice, go):
     """R-END-1 "no RMA after the last dose": an RMA issued before the end of treatment was recorded and
     not filled yet must not be dispensed, inside its window and after it; the sentence names the last dose."""
-    from workflows.messages import short
-
     p = _ccgp_ready(api, practice)
     assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201  # window day 0..29
     assert _rma(api, practice)["dispense_allowed"] is True
@@ -398,8 +397,11 @@ def test_r_end_1_an_rma_issued_before_the_end_of_treatment_is_not_dispensed(api,
     assert stopped["status"] == "authorized" and stopped["dispense_allowed"] is False
     assert stopped["dispense_stop_code"] == "TREATMENT_ENDED"
     last = api.t0 + timedelta(days=4)
+    # one format for the last dose wherever it is named (workflows.messages.short: the year only
+    # when it is not this year's)
+    last_dose = short(last, api.today())
     assert stopped["dispense_stop_reason"] == (
-        f"Treatment ended (last dose {short(last)}) after this RMA was issued. Do not dispense.")
+        f"Treatment ended (last dose {last_dose}) after this RMA was issued. Do not dispense.")
     # the pharmacy holding it is told, as after a positive test (it may not look the RMA up again)
     from rems.extensions import db
     from rems.models import Notification, User
@@ -409,7 +411,7 @@ def test_r_end_1_an_rma_issued_before_the_end_of_treatment_is_not_dispensed(api,
                                                             Notification.kind == "rma_stopped")).scalar_one()
     assert note.title == f"Do not dispense {stopped['rma']}"
     assert note.body == (f"Do not dispense {stopped['rma']} (patient {p.rems_id}): treatment ended "
-                         f"(last dose {last:%b} {last.day}, {last.year}).")
+                         f"(last dose {last_dose}).")
     go(40)  # past its last day: still the end of treatment that stopped it
     assert _rma(api, practice)["dispense_stop_code"] == "TREATMENT_ENDED"
     # the pharmacy can still reverse it (never picked up): R-RMA-4
@@ -419,6 +421,45 @@ def test_r_end_1_an_rma_issued_before_the_end_of_treatment_is_not_dispensed(api,
     again = api.call("POST", f"/authorizations/{stopped['rma']}/reversal", as_=practice.pharmacist,
                      json={"reason": "twice"}, expect=409).get_json()
     assert again["detail"] == "This RMA was already reversed: nothing was changed."
+
+
+def test_r_end_1_a_last_dose_of_last_year_names_its_year_everywhere(api, travel):
+    """R-END-1 / R-RMA-5: read in January, a last dose of December names its year, and the same way
+    in the refusal, the pharmacist's next step, the RMA's stop sentence and the notice to the
+    pharmacy (one format: workflows.messages.short with the day it is read on)."""
+    from rems.extensions import db
+    from rems.models import Notification, User
+
+    t = api.today()
+    dec_30 = date(t.year if (t.month, t.day) <= (12, 30) else t.year + 1, 12, 30)
+    travel((dec_30 - t).days)  # the practice is registered then, so its certifications hold
+    prescriber, pharmacy = api.register_prescriber(), api.register_pharmacy()
+    pharmacist = api.add_pharmacist(pharmacy)
+    p = api.enroll(prescriber, CCGP)
+    api.call("POST", f"/patients/{p.rems_id}/visits", as_=prescriber.email,
+             json={"visit_date": dec_30.isoformat(), "counseled": True, "signature": api.sig()}, expect=201)
+    assert api.authorize(pharmacist, p, pharmacy).status_code == 201  # window Dec 30 .. Jan 28
+    travel(3)
+    assert api.today() == date(dec_30.year + 1, 1, 2)
+    api.call("POST", f"/patients/{p.rems_id}/end-of-treatment", as_=prescriber.email,
+             json={"last_dose_date": f"{dec_30.year}-12-31", "reason": "course complete"}, expect=200)
+    named = f"Dec 31, {dec_30.year}"
+    rma = db.session.execute(sa.text("SELECT rma FROM authorizations")).scalar_one()
+    stopped = api.call("GET", f"/authorizations/{rma}", as_=pharmacist, expect=200).get_json()
+    assert stopped["dispense_stop_code"] == "TREATMENT_ENDED"
+    assert stopped["dispense_stop_reason"] == (
+        f"Treatment ended (last dose {named}) after this RMA was issued. Do not dispense.")
+    staff = db.session.execute(sa.select(User).where(User.email == pharmacist)).scalar_one()
+    note = db.session.execute(sa.select(Notification).where(Notification.user_id == staff.id,
+                                                            Notification.kind == "rma_stopped")).scalar_one()
+    assert note.body.endswith(f"treatment ended (last dose {named}).")
+    refusal = api.authorize(pharmacist, p, pharmacy).get_json()
+    assert {"code": "TREATMENT_ENDED", "message": f"Treatment ended with the last dose on {named}: "
+            "no authorization can be issued."} in refusal["reasons"]
+    steps = api.status(p)["next_steps_by_role"]["pharmacist"]
+    assert f"Do not dispense: treatment ended (last dose {named})." in steps
+    # the same day read in its own year has no year: "Dec 31"
+    assert short(date(dec_30.year, 12, 31), dec_30) == "Dec 31"
 
 
 def test_r_rma_1_an_rma_expired_before_treatment_ended_stays_expired(api, practice, go):
@@ -433,7 +474,7 @@ def test_r_rma_1_an_rma_expired_before_treatment_ended_stays_expired(api, practi
     assert expired["dispense_allowed"] is False and expired["dispense_stop_code"] == "EXPIRED"
     last = api.t0 + timedelta(days=29)
     assert expired["dispense_stop_reason"] == (
-        f"This RMA's last day was {last:%b} {last.day}: it has expired. Do not dispense.")
+        f"This RMA's last day was {short(last, api.today())}: it has expired. Do not dispense.")
     _end_treatment(api, p, last_dose_day=29)
     assert _rma(api, practice)["dispense_stop_code"] == "EXPIRED"
 

@@ -109,3 +109,48 @@ def test_r_pt_4_the_positive_confirmation_shows_when_positive_is_chosen(live_ser
     page.get_by_role("button", name="Record the result").click()  # not ticked: nothing recorded
     assert page.locator("#test-confirm-error").is_visible()
     assert page.console_errors == []
+
+
+def test_reloading_the_enrollment_confirmation_enrolls_nobody_again(live_server, page, factory):
+    """Post/Redirect/Get in a real browser: the confirmation shows the one-time code (R-PAT-3) once;
+    a reload sends no form (no second patient, no resubmission prompt), shows no code and offers a
+    new one, whose own page a reload does not replace again."""
+    import re
+
+    from sqlalchemy import func, select
+
+    from rems.models import AuditEntry, Patient
+
+    base = live_server
+    pres = factory.prescriber()
+    db.session.commit()
+    sign_in(page, base, pres.user.email, PASSWORD)
+    page.goto(f"{base}/prescriber/patients/new")
+    page.get_by_label("First name").fill("Rhea")
+    page.get_by_label("Last name").fill("Reload")
+    page.get_by_label("Date of birth").fill("2002-02-02")
+    page.get_by_label("Patient's email address").fill("rhea.reload@example.org")
+    page.get_by_label("Can get pregnant").check()
+    page.get_by_role("button", name="Enroll").click()
+    page.get_by_text("Rhea Reload is enrolled").wait_for()
+    assert re.search(r"/prescriber/patients/[0-9]{10}/enrolled$", page.url), page.url
+    code_re = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\b")
+    code = code_re.search(page.inner_text("main")).group(0)
+    page.reload()
+    page.get_by_text("The activation code is not shown again").wait_for()
+    assert code_re.search(page.inner_text("main")) is None
+    db.session.rollback()  # read what the server committed
+    assert db.session.execute(select(func.count()).select_from(Patient)).scalar_one() == 1
+    assert db.session.execute(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.action == "patient.enrolled")).scalar_one() == 1
+    page.get_by_role("button", name="Issue a new activation code").click()
+    page.get_by_text("A new activation code for Rhea Reload").wait_for()
+    new_code = code_re.search(page.inner_text("main")).group(0)
+    assert new_code != code and page.url.endswith("/activation-code")
+    page.reload()
+    page.get_by_text("The activation code is not shown again").wait_for()
+    assert code_re.search(page.inner_text("main")) is None
+    db.session.rollback()
+    assert db.session.execute(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.action == "patient.activation_code_replaced")).scalar_one() == 1
+    assert page.console_errors == []

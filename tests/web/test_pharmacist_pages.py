@@ -390,3 +390,129 @@ def test_an_rma_older_than_the_latest_ones_can_be_found(web, factory, monkeypatc
     done = web.post(f"/pharmacy/rmas/{old.rma}/reversal", {f"{old.rma}-reason": "never picked up"},
                     prefix=old.rma, follow_redirects=True)
     assert f"{old.rma} was reversed" in text(done) and "Reversed" in text(done)
+
+
+# ----- the RMA list: keyset pages ("Older RMAs" / "Newer") ----------------------------------------
+def _links(resp) -> dict[str, str]:
+    """The list's page links by their text: {"Older RMAs": url, "Newer": url, "The latest": url}."""
+    import html as html_lib
+
+    nav = re.search(r'<nav class="pagination"[^>]*>(.*?)</nav>', resp.get_data(as_text=True), re.S)
+    if nav is None:
+        return {}
+    return {re.sub(r"[^A-Za-z ]", "", label).strip(): html_lib.unescape(href)
+            for href, label in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav.group(1))}
+
+
+def _listed(resp) -> list[str]:
+    return re.findall(r'<h2 class="h3">(RMA[0-9]{10})', resp.get_data(as_text=True))
+
+
+def test_the_rma_list_pages_back_by_position_not_offset(web, factory, monkeypatch):
+    """"Older RMAs" / "Newer" page through every RMA of the pharmacy, newest first, each exactly
+    once, on (recorded_at, id): two RMAs of the same instant are both shown, in id order, and an
+    RMA issued while the pharmacist reads the list shifts no page (an OFFSET would repeat one)."""
+    import sqlalchemy as sa
+
+    ph, rsp = factory.pharmacy()
+    pres = factory.prescriber()
+    issued = [scenarios.authorize(scenarios.ccgp_in_window(factory, pres, visit_days_ago=1), ph, rsp)["rma"]
+              for _ in range(5)]
+    rows = {a.rma: a for a in db.session.execute(select(Authorization)).scalars()}
+    # the 3rd and 4th RMAs share one instant (the last of page one, the first of page two): only
+    # the id orders them, and neither is lost nor shown twice at the page boundary
+    db.session.execute(sa.update(Authorization).where(Authorization.rma == issued[2])
+                       .values(recorded_at=rows[issued[3]].recorded_at))
+    db.session.commit()
+    newest_first = [a.rma for a in sorted(db.session.execute(select(Authorization)).scalars(),
+                                          key=lambda a: (a.recorded_at, a.id), reverse=True)]
+    assert newest_first == issued[::-1]
+    monkeypatch.setattr(dispensing, "RECENT_RMAS", 2)
+    web.sign_in(rsp)
+    first = web.get("/pharmacy/rmas")
+    assert _listed(first) == newest_first[:2] and set(_links(first)) == {"Older RMAs"}
+    assert "The last 2 authorizations" in text(first)
+    # an RMA issued now does not shift the older pages
+    late = scenarios.authorize(scenarios.ccgp_in_window(factory, pres, visit_days_ago=1), ph, rsp)["rma"]
+    second = web.get(_links(first)["Older RMAs"])
+    assert second.status_code == 200 and _listed(second) == newest_first[2:4]
+    assert set(_links(second)) == {"Newer", "Older RMAs"} and "Older authorizations issued" in text(second)
+    third = web.get(_links(second)["Older RMAs"])
+    assert _listed(third) == newest_first[4:] and set(_links(third)) == {"Newer"}
+    back = web.get(_links(third)["Newer"])
+    assert _listed(back) == newest_first[2:4]
+    top = web.get(_links(back)["Newer"])  # the newest two above page two: the late RMA is one of them
+    assert _listed(top) == [newest_first[0], newest_first[1]] and set(_links(top)) == {"Newer", "Older RMAs"}
+    assert _listed(web.get(_links(top)["Newer"])) == [late, newest_first[0]]
+
+
+def test_rma_search_results_page_too_and_each_page_is_audited(web, factory, monkeypatch):
+    """A search keeps its words on the page links, and R-AUD-1 audits each page of it for the
+    patient it shows (the RMAs shown on that page)."""
+    from rems.models import AuditEntry
+    from rems.services import keyset
+
+    ph, rsp = factory.pharmacy()
+    patient = scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1)
+    wrong = scenarios.authorize(patient, ph, rsp)["rma"]
+    dispensing.reverse(rsp, wrong, "wrong quantity")  # R-RMA-4: the cycle reopens for a corrected RMA
+    right = scenarios.authorize(patient, ph, rsp)["rma"]
+    other = scenarios.authorize(scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1),
+                                ph, rsp)["rma"]
+    monkeypatch.setattr(dispensing, "RECENT_RMAS", 1)
+    web.sign_in(rsp)
+    found = web.get("/pharmacy/rmas", query_string={"find": patient.rems_id})
+    assert _listed(found) == [right] and set(_links(found)) == {"Older RMAs"}
+    older = web.get(_links(found)["Older RMAs"])
+    assert f"find={patient.rems_id}" in _links(found)["Older RMAs"]
+    assert _listed(older) == [wrong] and other not in older.get_data(as_text=True)
+    assert f"matching “{patient.rems_id}”, older ones" in text(older)
+    searched = db.session.execute(select(AuditEntry).where(AuditEntry.action == "authorization.searched")
+                                  .order_by(AuditEntry.id)).scalars().all()
+    assert [e.after["rmas"] for e in searched] == [[right], [wrong]]
+    assert {e.patient_id for e in searched} == {patient.id}
+    # the oldest has no "Older RMAs"; a position past it is an empty page with a way back, not audited
+    assert set(_links(older)) == {"Newer"}
+    oldest = db.session.execute(select(Authorization).where(Authorization.rma == wrong)).scalar_one()
+    past = web.get("/pharmacy/rmas", query_string={"find": patient.rems_id,
+                                                   "before": keyset.Position(oldest.recorded_at, oldest.id).token})
+    assert "No older authorizations match" in text(past) and set(_links(past)) == {"The latest"}
+    assert len(db.session.execute(select(AuditEntry).where(
+        AuditEntry.action == "authorization.searched")).all()) == 2
+
+
+BAD_PAGE_LINKS = [
+    {"before": "yesterday"}, {"before": "1.2.3"}, {"after": "-5.7"}, {"before": "123456789012345678.1"},
+    {"before": "1795000000000000.99999999999"}, {"after": "1795000000000000.1", "before": "1795000000000000.2"},
+    {"before": "1795000000000000.1\x00"}, {"after": "\u0661\u0662\u0663.\u0664"}, {"before": "1" * 5000},
+]
+
+
+def test_a_bad_page_link_shows_the_latest_with_a_message(web, factory):
+    """A page token cut short, made up or doubled is the first page with a message, never a 500."""
+    ph, rsp = factory.pharmacy()
+    rma = scenarios.authorize(scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1),
+                              ph, rsp)["rma"]
+    web.sign_in(rsp)
+    for query in BAD_PAGE_LINKS:
+        resp = web.get("/pharmacy/rmas", query_string=query)
+        assert resp.status_code == 200 and _listed(resp) == [rma], query
+        assert ("This page link is not valid (it may have been cut short), so the latest authorizations "
+                "are shown.") in text(resp), query
+    assert "not valid" not in text(web.get("/pharmacy/rmas", query_string={"before": ""}))
+
+
+def test_a_far_page_position_is_an_empty_or_full_page_not_an_error(web, factory):
+    """Well-formed tokens far outside the list: before the first RMA ever (nothing older) or after
+    the year 5000 (everything is older)."""
+    ph, rsp = factory.pharmacy()
+    rma = scenarios.authorize(scenarios.ccgp_in_window(factory, factory.prescriber(), visit_days_ago=1),
+                              ph, rsp)["rma"]
+    web.sign_in(rsp)
+    nothing = web.get("/pharmacy/rmas", query_string={"before": "0.1"})
+    assert nothing.status_code == 200 and _listed(nothing) == [] and "No older authorizations." in text(nothing)
+    assert set(_links(nothing)) == {"The latest"}
+    far = web.get("/pharmacy/rmas", query_string={"before": "99999999999999999.2147483647"})
+    assert far.status_code == 200 and _listed(far) == [rma]
+    newer = web.get("/pharmacy/rmas", query_string={"after": "99999999999999999.1"})
+    assert newer.status_code == 200 and _listed(newer) == [rma] and "The last 50 authorizations" in text(newer)

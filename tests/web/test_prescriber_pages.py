@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -211,15 +211,85 @@ ENROLL = {
 }
 
 
-def test_enroll_shows_rems_id_and_code_once_r_pat_1(web, factory):
+CODE_RE = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\b")
+
+
+def _session_cookie(web, app) -> dict:
+    """The Flask session as the browser holds it (signed, not encrypted: anyone can read it)."""
+    cookie = web.client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    if cookie is None:
+        return {}
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def test_enroll_shows_rems_id_and_code_once_r_pat_1(web, factory, app):
+    """Post/Redirect/Get: the enrollment answers a redirect to a confirmation page; its first GET
+    shows the one-time code (R-PAT-3), a reload shows it no more, sends nothing again and says how
+    to give the patient a new code. The code leaves the session cookie as soon as it is shown."""
     pres = factory.prescriber()
     web.sign_in(pres.user)
     resp = web.post("/prescriber/patients/new", ENROLL)
-    assert resp.status_code == 201
     patient = db.session.execute(select(Patient).where(Patient.email == ENROLL["email"])).scalar_one()
-    page = text(resp)
-    assert patient.rems_id in page and "Activation code" in page and "only once" in page
+    confirmation = f"/prescriber/patients/{patient.rems_id}/enrolled"
+    assert resp.status_code == 303 and resp.headers["Location"] == confirmation
+    shown = web.get(confirmation)
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    page = text(shown)
+    assert "Nora Quinn is enrolled" in page and patient.rems_id in page
+    assert "Activation code" in page and "only once" in page
+    code = CODE_RE.search(page).group(0)
+    assert "activation_code_once" not in _session_cookie(web, app)  # popped by the GET that showed it
+    reload = web.get(confirmation)
+    again = text(reload)
+    assert reload.status_code == 200 and reload.headers["Cache-Control"] == "no-store"
+    assert code not in again and "Activation code" not in again and CODE_RE.search(again) is None
+    assert "The activation code is not shown again" in again and patient.rems_id in again
+    assert "If the patient does not have the code, give them a new one" in again
+    assert f'action="/prescriber/patients/{patient.rems_id}/activation-code"' in reload.get_data(as_text=True)
+    assert len(db.session.execute(select(Patient)).all()) == 1  # a reload enrolled nobody again
+    enrolled = db.session.execute(select(AuditEntry).where(AuditEntry.action == "patient.enrolled")).all()
+    assert len(enrolled) == 1
     assert "Activation code" not in text(web.get(f"/prescriber/patients/{patient.rems_id}"))
+    # the code works, once: the patient activates with it
+    from rems.services import accounts
+
+    accounts.activate(code, PASSWORD, patient.date_of_birth)
+    db.session.commit()
+    after = text(web.get(confirmation))
+    assert "has already activated their account" in after and "give them a new one" not in after
+    web.sign_in(factory.prescriber().user)  # another prescriber: not theirs to see
+    assert web.get(confirmation).status_code == 404
+    assert web.get(f"/prescriber/patients/{patient.rems_id}/activation-code").status_code == 404
+
+
+def test_an_activation_code_not_shown_at_once_is_never_shown(web, factory, app, monkeypatch):
+    """The code rides in the (readable) session cookie for the redirect only: the next other prescriber
+    page drops it, and a hand-over older than CODE_TTL_SECONDS is not shown either."""
+    from datetime import datetime
+
+    from rems.web.prescriber import routes
+
+    pres = factory.prescriber()
+    web.sign_in(pres.user)
+    first = web.post("/prescriber/patients/new", ENROLL)
+    assert first.status_code == 303 and "activation_code_once" in _session_cookie(web, app)
+    assert web.get("/prescriber/").status_code == 200  # the redirect not followed: another page first
+    assert "activation_code_once" not in _session_cookie(web, app)
+    late = text(web.get(first.headers["Location"]))
+    assert "The activation code is not shown again" in late and CODE_RE.search(late) is None
+
+    second = web.post("/prescriber/patients/new", dict(ENROLL, first_name="Ada", email="ada@example.org"))
+    later = datetime.fromtimestamp(routes.wall_now().timestamp() + routes.CODE_TTL_SECONDS + 1, tz=UTC)
+    monkeypatch.setattr(routes, "wall_now", lambda: later)
+    stale = text(web.get(second.headers["Location"]))
+    assert "The activation code is not shown again" in stale and CODE_RE.search(stale) is None
+    assert "activation_code_once" not in _session_cookie(web, app)
+    # another patient's confirmation page never shows this patient's code
+    monkeypatch.undo()
+    third = web.post("/prescriber/patients/new", dict(ENROLL, first_name="Bea", email="bea@example.org"))
+    other = text(web.get(second.headers["Location"]))
+    assert "The activation code is not shown again" in other and CODE_RE.search(other) is None
+    assert CODE_RE.search(text(web.get(third.headers["Location"]))) is None  # popped by the page above
 
 
 def test_enroll_errors_keep_typed_values(web, factory):
@@ -244,7 +314,7 @@ def test_enroll_errors_keep_typed_values(web, factory):
 def test_duplicate_patient_offers_transfer(web, factory):
     first = factory.prescriber()
     web.sign_in(first.user)
-    assert web.post("/prescriber/patients/new", ENROLL).status_code == 201
+    assert web.post("/prescriber/patients/new", ENROLL).status_code == 303
     second = factory.prescriber()
     web.sign_in(second.user)
     dup = web.post("/prescriber/patients/new", dict(ENROLL, email="other@example.org"))
@@ -261,9 +331,9 @@ def test_sending_the_enrollment_again_opens_the_patient_and_transfers_nothing(we
     and then 'transferred to your care' (an audit entry moving the patient from you to you)."""
     pres = factory.prescriber()
     web.sign_in(pres.user)
-    assert web.post("/prescriber/patients/new", ENROLL).status_code == 201
+    assert web.post("/prescriber/patients/new", ENROLL).status_code == 303
     patient = db.session.execute(select(Patient).where(Patient.email == ENROLL["email"])).scalar_one()
-    again = web.post("/prescriber/patients/new", ENROLL)
+    again = web.post("/prescriber/patients/new", ENROLL)  # the form sent again (the Back button)
     assert again.status_code == 302 and again.headers["Location"].endswith(f"/prescriber/patients/{patient.rems_id}")
     page = text(web.get(again.headers["Location"]))
     assert f"is already enrolled in your care (REMS ID {patient.rems_id})" in page
@@ -368,10 +438,18 @@ def test_r_pat_3_a_new_activation_code_for_a_patient_who_lost_theirs(web, factor
     page = text(web.get(base))
     assert "has not activated their account yet" in page and "Not activated yet" in page
     resp = web.post(f"{base}/activation-code", {})
-    html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "the earlier code no longer works" in html
-    new_code = re.search(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\b", html).group(0)
+    assert resp.status_code == 303 and resp.headers["Location"] == f"{base}/activation-code"
+    shown = web.get(f"{base}/activation-code")
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "the earlier code no longer works" in html
+    new_code = CODE_RE.search(html).group(0)
     assert new_code != patient.activation_code
+    # a reload shows it no more and issues no other code (the one given out keeps working)
+    reload = text(web.get(f"{base}/activation-code"))
+    assert new_code not in reload and "The new activation code was shown once" in reload
+    replaced = db.session.execute(select(AuditEntry).where(
+        AuditEntry.action == "patient.activation_code_replaced")).all()
+    assert len(replaced) == 1
     with pytest.raises(Exception, match="activation code"):
         accounts.activate(patient.activation_code, PASSWORD, patient.date_of_birth)
     db.session.rollback()
@@ -432,10 +510,11 @@ def _flash(resp) -> tuple[str, str]:
     return category, html_lib.unescape(message)
 
 
-def _record_test(web, patient, kind, day, result="negative", **extra):
+def _record_test(web, patient, kind, day, result="negative", follow_redirects=True, **extra):
     data = {"test-kind": kind, "test-specimen_date": day.isoformat(), "test-result": result,
             "test-setting": "medical", **extra}
-    return web.post(f"/prescriber/patients/{patient.rems_id}/test", data, prefix="test", follow_redirects=True)
+    return web.post(f"/prescriber/patients/{patient.rems_id}/test", data, prefix="test",
+                    follow_redirects=follow_redirects)
 
 
 def _record_visit(web, patient, day, counseled):
@@ -534,6 +613,28 @@ def test_r_cyc_3_a_visit_entered_after_its_window_closed_does_not_count(web, fac
     assert reason["code"] == "VISIT_REQUIRED"
     assert category == "warning"
     assert message == f"Visit recorded and signed, but it does not count. {reason['message']}"
+
+
+def test_r_con_2_the_message_words_the_services_verdict_without_reading_the_status(web, factory, monkeypatch):
+    """The view no longer evaluates the patient before and after the record (two extra engine
+    passes, the first outside the record's transaction): the POST reads no patient status, and the
+    only engine passes are the service's two, before and after the record, in its unit of work."""
+    pres = factory.prescriber()
+    p = _cgp_before_confirmation(factory, pres, contraception_days_ago=6, screening_days_ago=25)
+    web.sign_in(pres.user)
+    web.token()
+    evaluations, reads = [], []
+    real_evaluate, real_status = patients.evaluate_patient, patients.patient_status
+    monkeypatch.setattr(patients, "evaluate_patient", lambda *a: evaluations.append(a) or real_evaluate(*a))
+    monkeypatch.setattr(patients, "patient_status", lambda *a, **k: reads.append(a) or real_status(*a, **k))
+    resp = _record_test(web, p, "confirmation", today(), follow_redirects=False)
+    assert resp.status_code == 302
+    assert reads == [] and len(evaluations) == 2
+    monkeypatch.undo()
+    category, message = _flash(web.get(resp.headers["Location"]))
+    assert category == "warning"
+    assert message.startswith(f"Pregnancy test recorded, but it does not count. Confirmation test collected "
+                              f"{short(today())} is too early")
 
 
 def _cgp_with_open_rma(factory, pres):

@@ -114,3 +114,14 @@ def test_R_RMA_5_dates_read_aloud_are_the_english_strftime_forms():
         d = date(2025, 1, 1) + timedelta(days=n)
         assert short(d) == f"{d:%b} {d.day}"
         assert long(d) == f"{d:%a}, {d:%b} {d.day}, {d.year}"
+
+
+def test_R_RMA_5_a_date_names_its_year_when_read_in_another_year():
+    """messages.short(d, today): the year only when `d` is not in today's year ("Dec 31" read on
+    Dec 31, "Dec 31, 2026" read on Jan 2, 2027 or a year before); without `today`, never."""
+    from workflows.messages import short
+
+    d = date(2026, 12, 31)
+    assert short(d, date(2026, 1, 1)) == short(d, d) == short(d) == "Dec 31"
+    assert short(d, date(2027, 1, 2)) == "Dec 31, 2026"
+    assert short(d, date(2025, 12, 31)) == "Dec 31, 2026"

@@ -5,7 +5,7 @@ from flask import g, jsonify
 
 from rems import policy
 from rems.api import F, endpoint
-from rems.api.schema import NAME, REASON, SIGNATURE
+from rems.api.schema import NAME, REASON, RECORDED, SIGNATURE
 from rems.models.patients import CATEGORIES, TEST_KINDS, TEST_RESULTS, TEST_SETTINGS
 from rems.services import patient_self, patients
 
@@ -56,29 +56,37 @@ def read(rems_id):
                                            reader=g.user))
 
 
-def _write(fn, rems_id, body, status=200):
+def _write(fn, rems_id, body):
     p = _patient("patient.record", rems_id)
-    result = fn(g.user, p, body)
-    payload = {"id": result.id} if status == 201 else patients.patient_status(p, "prescriber", audit_read=False)
-    return jsonify(payload), status
+    fn(g.user, p, body)
+    return jsonify(patients.patient_status(p, "prescriber", audit_read=False))
+
+
+def _record(fn, rems_id, body):
+    """A clinical record: its id, and whether it counts (the service's verdict, workflows.records)."""
+    p = _patient("patient.record", rems_id)
+    outcome = fn(g.user, p, body)
+    return jsonify(id=outcome.record.id, counts=outcome.counts,
+                   not_counted_reasons=[{"code": r.code, "message": r.message} for r in outcome.reasons]), 201
 
 
 @endpoint("POST", "/patients/<rems_id>/visits", action="patient.record", summary="Record a signed visit",
-          body=VISIT, status=201)
+          body=VISIT, status=201, response=RECORDED)
 def visits(rems_id, body):
-    return _write(patients.record_visit, rems_id, body, 201)
+    return _record(patients.record_visit, rems_id, body)
 
 
 @endpoint("POST", "/patients/<rems_id>/contraception", action="patient.record",
-          summary="Record contraception (two forms or abstinence)", body=CONTRACEPTION, status=201)
+          summary="Record contraception (two forms or abstinence)", body=CONTRACEPTION, status=201,
+          response=RECORDED)
 def contraception(rems_id, body):
-    return _write(patients.record_contraception, rems_id, body, 201)
+    return _record(patients.record_contraception, rems_id, body)
 
 
 @endpoint("POST", "/patients/<rems_id>/pregnancy-tests", action="patient.record",
-          summary="Record a pregnancy test result", body=TEST, status=201)
+          summary="Record a pregnancy test result", body=TEST, status=201, response=RECORDED)
 def pregnancy_tests(rems_id, body):
-    return _write(patients.record_test, rems_id, body, 201)
+    return _record(patients.record_test, rems_id, body)
 
 
 @endpoint("POST", "/patients/<rems_id>/home-testing", action="patient.record",

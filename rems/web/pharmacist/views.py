@@ -10,7 +10,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from rems.errors import ApiError
-from rems.services import dispensing, practice
+from rems.services import dispensing, keyset, practice
 from rems.services.signatures import meaning as signature_meaning
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.pharmacist import bp
@@ -94,16 +94,35 @@ def _decide(user, form, data: dict, mode: str) -> dict | None:
     return {"mode": mode, "eligible": False, "reasons": body.get("reasons", []), "window": body.get("window")}
 
 
-def _recent(user, find: str | None = None):
-    """The RMAs of the user's pharmacies: the latest, or those `find` names (dispensing.pharmacy_rmas)."""
-    return dispensing.pharmacy_rmas(user, [m.pharmacy_id for m in _memberships(user)], find)
+def _recent(user, find: str | None = None, before=None, after=None) -> keyset.Page:
+    """A page of the RMAs of the user's pharmacies: the latest, or those `find` names, from the
+    page link's position on (dispensing.pharmacy_rmas)."""
+    return dispensing.pharmacy_rmas(user, [m.pharmacy_id for m in _memberships(user)], find, before, after)
+
+
+BAD_PAGE_LINK = ("This page link is not valid (it may have been cut short), so the latest "
+                 "authorizations are shown.")
+
+
+def _page_link() -> tuple[keyset.Position | None, keyset.Position | None, bool]:
+    """The `before` (Older RMAs) or `after` (Newer) position of the URL; a made-up or cut link
+    is the first page, with a message (never an error page)."""
+    try:
+        before = keyset.parse(request.args.get("before", type=str))
+        after = keyset.parse(request.args.get("after", type=str))
+    except keyset.BadToken:
+        return None, None, True
+    if before is not None and after is not None:
+        return None, None, True
+    return before, after, False
 
 
 @bp.get("/pharmacy/rmas")
 @role_required("dispense.check")  # the pharmacist's own pharmacies' RMAs
 def rmas():
     find = (request.args.get("find") or "")[:40]
-    return _rmas_page(_recent(_me(), find=find), find=find)
+    before, after, bad_link = _page_link()
+    return _rmas_page(_recent(_me(), find, before, after), find=find, bad_link=bad_link)
 
 
 # The badge of an RMA in the list names why it may not be filled (dispensing.dispense_stop); any other
@@ -128,16 +147,19 @@ def _not_reversed(form) -> str:
     return " ".join([f"{form.rma_prefix} was not reversed.", *(m if m.endswith(".") else f"{m}." for m in messages)])
 
 
-def _rmas_page(rows, failed=None, status=200, find: str = ""):
+def _rmas_page(page: keyset.Page, failed=None, status=200, find: str = "", bad_link: bool = False):
     """One reversal form per unreversed RMA (an expired one too: one never picked up can be reversed
-    after its window), each with its own prefix (unique ids and labels)."""
+    after its window), each with its own prefix (unique ids and labels); "Older RMAs" / "Newer"
+    links keep the search."""
+    rows = page.rows
     forms = {a.rma: ReverseForm(prefix=a.rma, formdata=None) for a in rows if a.status != "reversed"}
     if failed is not None:
         forms[failed.rma_prefix] = failed
     states = {a.rma: _rma_state(a) for a in rows}
-    return render_template("pharmacist/rmas.html", rows=rows, forms=forms, states=states, failed=failed,
-                           not_reversed=_not_reversed(failed) if failed is not None else None, find=find,
-                           recent=dispensing.RECENT_RMAS), status
+    return render_template("pharmacist/rmas.html", rows=rows, page=page, forms=forms, states=states,
+                           failed=failed, not_reversed=_not_reversed(failed) if failed is not None else None,
+                           find=find, recent=dispensing.RECENT_RMAS,
+                           bad_link=BAD_PAGE_LINK if bad_link else None), status
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from rems.errors import ApiError
@@ -26,6 +26,7 @@ from rems.web.prescriber.forms import (
     PregnancyTestForm,
     VisitForm,
 )
+from rems.web.sessions import wall_now
 
 # Plain names for the requirement codes of the patient page checklist (presentation only).
 REQUIREMENT_LABELS = {
@@ -132,9 +133,9 @@ def enroll():
                     "success",
                 )
                 return redirect(url_for(".patient", rems_id=patient.rems_id))
-            return render_template(
-                "prescriber/enrolled.html", patient=patient, code=code, page_title="Patient enrolled"
-            ), 201
+            # Post/Redirect/Get: a reload of the confirmation page sends nothing again
+            _hand_over_code(patient, code)
+            return redirect(url_for(".enrolled", rems_id=patient.rems_id), 303)
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
         "prescriber/enroll.html",
@@ -143,6 +144,54 @@ def enroll():
         cert_status=practice.effective_status(_user().prescriber),
         page_title="Enroll a patient",
     ), status
+
+
+# ----- the one-time activation code (R-PAT-3) ---------------------------------------------------
+# The code is shown once, on a page reached by a redirect after the POST that made it (enrollment
+# or a replacement code), so reloading that page sends no form again. The code crosses from the
+# POST to that GET in the session, whose cookie is signed but NOT encrypted: it is popped by the
+# GET that shows it (or by any other prescriber page first), and one older than CODE_TTL is never
+# shown. The hand-over cannot outlive the sign-in either (sign-out clears the session).
+CODE_KEY = "activation_code_once"
+CODE_TTL_SECONDS = 60  # the redirect is followed at once; a browser that did not, shows no code
+
+
+def _hand_over_code(patient, code: str) -> None:
+    session[CODE_KEY] = {"rems_id": patient.rems_id, "code": code, "at": wall_now().timestamp()}
+
+
+def _take_code(rems_id: str) -> str | None:
+    """The code handed over for this patient, once: None when already shown, stale or another's."""
+    once = session.pop(CODE_KEY, None)
+    if not isinstance(once, dict) or once.get("rems_id") != rems_id:
+        return None
+    age = wall_now().timestamp() - once.get("at", 0)
+    return once.get("code") if 0 <= age <= CODE_TTL_SECONDS else None
+
+
+@bp.before_request
+def _drop_unshown_code():
+    """A code not shown by the page it was meant for leaves the cookie at the next prescriber page."""
+    if CODE_KEY in session and request.endpoint not in ("prescriber.enrolled", "prescriber.activation_code"):
+        session.pop(CODE_KEY)
+
+
+def _code_page(patient, new_code: bool):
+    """The code, the first time; after that (a reload) how to give the patient a new one."""
+    return render_template(
+        "prescriber/enrolled.html",
+        patient=patient,
+        code=_take_code(patient.rems_id),
+        new_code=new_code,
+        can_replace=patient.user.status == "pending_activation",
+        page_title="New activation code" if new_code else "Patient enrolled",
+    )
+
+
+@bp.get("/patients/<rems_id>/enrolled")
+@role_required("patient.record")
+def enrolled(rems_id):
+    return _code_page(_own_patient(rems_id), new_code=False)
 
 
 # ----- one patient ----------------------------------------------------------------------------
@@ -226,11 +275,14 @@ def patient(rems_id):
     return _render_patient(p, _blank_forms(p))
 
 
-@bp.post("/patients/<rems_id>/activation-code")
+@bp.route("/patients/<rems_id>/activation-code", methods=["GET", "POST"])
 @role_required("patient.record")
 def activation_code(rems_id):
-    """R-PAT-3: a new one-time code for a patient who lost theirs (CSRF: the app's CSRFProtect)."""
+    """R-PAT-3: a new one-time code for a patient who lost theirs (CSRF: the app's CSRFProtect);
+    shown by the GET the POST redirects to (a reload issues no further code)."""
     p = _own_patient(rems_id)
+    if request.method == "GET":
+        return _code_page(p, new_code=True)
     try:
         code = patients.new_activation_code(_user(), p)
     except ApiError as err:
@@ -238,8 +290,8 @@ def activation_code(rems_id):
             raise
         flash(err.detail, "error")
         return redirect(url_for(".patient", rems_id=rems_id))
-    return render_template("prescriber/enrolled.html", patient=p, code=code, new_code=True,
-                           page_title="New activation code")
+    _hand_over_code(p, code)
+    return redirect(url_for(".activation_code", rems_id=rems_id), 303)
 
 
 @bp.post("/patients/<rems_id>/<action>")
@@ -252,13 +304,12 @@ def record(rems_id, action):
     form = spec.form(prefix=action)
     if form.validate_on_submit():
         payload = spec.payload(form)
-        before = outcomes.status_before(action, p, payload)
         try:
-            spec.service(_user(), p, payload)
+            result = spec.service(_user(), p, payload)
         except ApiError as err:
             apply_api_error(form, err, spec.fields)
         else:
-            flash(*outcomes.outcome(action, spec.message, p, payload, before))
+            flash(*outcomes.outcome(action, spec.message, payload, result))
             return redirect(url_for(".patient", rems_id=rems_id))
     forms = _blank_forms(p)
     forms[action] = form
