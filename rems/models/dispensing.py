@@ -19,6 +19,9 @@ class Authorization(db.Model):
         # R-RMA-2: never two unreversed RMAs in one cycle, whatever the race.
         Index("uq_authorizations_one_per_cycle", "course_id", "cycle_number", unique=True,
               postgresql_where=text("status = 'authorized'"), sqlite_where=text("status = 'authorized'")),
+        # A pharmacy's RMAs newest first, a page at a time (keyset on recorded_at, id: the
+        # pharmacist's RMA list); it also serves every look-up by pharmacy (migration 0010).
+        Index("ix_authorizations_pharmacy_recent", "pharmacy_id", "recorded_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,7 +29,7 @@ class Authorization(db.Model):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     prescriber_id: Mapped[int] = mapped_column(ForeignKey("prescribers.id"), index=True)
-    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"), index=True)
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"))
     pharmacist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     cycle_number: Mapped[int] = mapped_column(Integer)
     days_supply: Mapped[int] = mapped_column(Integer)

@@ -189,3 +189,48 @@ def test_rma_list_pages_statement_count(client, crowded_practice):
     print(f"\nRMA list pages: {counts} statements")
     assert counts[0] == counts[1] == counts[2], counts
     assert counts[0] <= PAGE_MAX, "\n".join(statements)
+
+
+def test_rma_list_page_reads_only_its_rows(client, crowded_practice, backend):
+    """An RMA list page reads its 51 rows from (pharmacy_id, recorded_at, id) in order and stops
+    (migration 0010), however many RMAs the pharmacy has: with the pharmacy_id index alone, every
+    page read and sorted all of them (750 here). PostgreSQL's plan, EXPLAIN ANALYZE of the page's
+    own statement."""
+    import json
+
+    if backend != "postgres":
+        pytest.skip("PostgreSQL's plan")
+    _, pharmacy, rsp = crowded_practice
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE authorizations")
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM authorizations WHERE pharmacy_id = {pharmacy.id}"
+                                    ).scalar() == 750
+    web = _sign_in(client, rsp)
+    captured = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        if "FROM authorizations" in statement:
+            captured.append((statement, parameters))
+
+    _fresh_request_state()
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert web.get("/pharmacy/rmas").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(captured) == 1, captured
+    statement, parameters = captured[0]
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        plan = raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).fetchone()[0]
+
+    def scans(node):
+        if node.get("Relation Name") == "authorizations":
+            yield node
+        for child in node.get("Plans", []):
+            yield from scans(child)
+
+    top = (plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]
+    [scan] = list(scans(top))
+    assert scan.get("Index Name") == "ix_authorizations_pharmacy_recent", scan
+    assert scan["Actual Rows"] <= 51, scan
