@@ -84,13 +84,15 @@ def audit_anchor(path):
     `verify` can tell when the newest entries are deleted (run it often: beat does, every 5 min)."""
     from flask import current_app
 
-    from rems.services.audit import anchor
+    from rems.services.audit import AnchorFileMismatch, anchor
 
     path = path or current_app.config["AUDIT_ANCHOR_FILE"]
     try:
         item = anchor(path)
     except OSError as exc:
         raise click.ClickException(f"cannot write the anchor file {path}: {exc.strerror}") from exc
+    except AnchorFileMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"file": path, "appended": item}))
 
 

@@ -208,8 +208,8 @@ def seed() -> list[str]:
 
     try:  # R-AUD-1: the head, copied outside the database
         audit.anchor(current_app.config["AUDIT_ANCHOR_FILE"])
-    except OSError as exc:  # the demo data stand; verify will say that no copy exists yet
-        current_app.logger.warning("demo seed: the audit anchor file cannot be written: %s", exc)
+    except (OSError, audit.AnchorFileMismatch) as exc:  # the demo data stand; verify says what is wrong
+        current_app.logger.warning("demo seed: the audit head was not copied: %s", exc)
 
     return [
         f"Demo data ready. Every demo account's password: {PASSWORD}",

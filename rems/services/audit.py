@@ -146,6 +146,20 @@ def head() -> tuple[int, str] | None:
     return (row.id, row.entry_hash) if row else None
 
 
+_FIRST = select(AuditEntry.entry_hash).where(AuditEntry.id == 1)
+
+
+def chain_id() -> str | None:
+    """What names this database's chain: the hash of its entry #1 (None for an empty log). Every
+    anchor carries it, so copies of another database's chain are told apart from a cut or a
+    rewrite of this one, and are never mixed with this one's in one file."""
+    return db.session.execute(_FIRST).scalar_one_or_none()
+
+
+class AnchorFileMismatch(Exception):
+    """The anchor file holds copies of another chain's head: appending this one's would mix two logs."""
+
+
 MAX_ANCHOR_LINE = 1024  # an anchor line is ~130 bytes; a longer one is not ours
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -156,8 +170,9 @@ def _no_constant(name: str):
 
 def _parse_anchor(raw: bytes) -> dict | None:
     """One line of the anchor file as an anchor, or None when it is not one (strictly: an object
-    with a text `at`, a whole-number `id` from 1 and a 64-hex `entry_hash`; nothing a hand or a
-    tool could turn into another id)."""
+    with a text `at`, a whole-number `id` from 1, a 64-hex `entry_hash` and, when present, a 64-hex
+    `chain` (chain_id; anchors written before it existed have none); nothing a hand or a tool could
+    turn into another id)."""
     if len(raw) > MAX_ANCHOR_LINE:
         return None
     try:
@@ -167,10 +182,18 @@ def _parse_anchor(raw: bytes) -> dict | None:
     if not isinstance(item, dict):
         return None
     at, ident, digest = item.get("at"), item.get("id"), item.get("entry_hash")
+    chain = item.get("chain")
     if not (isinstance(at, str) and type(ident) is int and ident >= 1 and isinstance(digest, str)
             and _HEX64.fullmatch(digest)):
         return None
-    return {"at": at, "id": ident, "entry_hash": digest}
+    if chain is not None and not (isinstance(chain, str) and _HEX64.fullmatch(chain)):
+        return None
+    return {"at": at, "id": ident, "entry_hash": digest, "chain": chain}
+
+
+def _foreign(anchors: list[dict], chain: str | None) -> list[dict]:
+    """The anchors taken of another chain than the one named `chain` (unnamed ones are not)."""
+    return [a for a in anchors if a["chain"] is not None and a["chain"] != chain]
 
 
 def load_anchors(path, required: bool = False) -> tuple[list[dict], str | None]:
@@ -203,10 +226,17 @@ def anchor(path) -> dict | None:
     current = head()
     if current is None:
         return None
+    chain = chain_id()
     anchors, _ = load_anchors(path)  # a bad line: still append (verify reports it; a new anchor adds evidence)
+    if _foreign(anchors, chain):
+        raise AnchorFileMismatch(
+            f"the anchor file {path} holds copies of another audit log (its entry #1 is not this database's): "
+            "nothing was appended. Give each database its own anchor file (AUDIT_ANCHOR_FILE); "
+            "`rems audit verify` says more")
     if anchors and anchors[-1]["id"] == current[0] and anchors[-1]["entry_hash"] == current[1]:
         return None
-    item = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "id": current[0], "entry_hash": current[1]}
+    item = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "id": current[0], "entry_hash": current[1],
+            "chain": chain}
     line = (json.dumps(item, separators=(",", ":")) + "\n").encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,6 +282,10 @@ def verify(anchors_path=None) -> dict:
     anchors, problem = load_anchors(anchors_path, required) if anchors_path else ([], None)
     if problem:
         result.update(ok=False, reason=problem)
+    chain = chain_id()
+    foreign = _foreign(anchors, chain)  # reported once the chain itself is walked: a break in it comes first
+    if foreign:
+        anchors = [a for a in anchors if a["chain"] is None or a["chain"] == chain]
     pinned: dict[int, list[dict]] = {}
     for a in anchors:
         pinned.setdefault(a["id"], []).append(a)
@@ -281,4 +315,13 @@ def verify(anchors_path=None) -> dict:
                       reason=(f"the chain ends at entry #{count}, but the copy of the head taken at "
                               f"{a['at']} shows entry #{a['id']}: the newest entries were deleted"))
         result["anchors_checked"] += len(beyond)
+    if foreign:
+        result["anchors_checked"] += len(foreign)
+        if result["broken_at"] is None:  # a cut of this chain, seen by its own anchors, comes first
+            log = "is empty" if count == 0 else "begins with another entry #1"
+            result.update(ok=False, reason=(
+                f"{len(foreign)} copies of the head in the anchor file (the first taken at {foreign[0]['at']}) "
+                f"were taken of another audit log: this database's {log}. Either they are another "
+                "database's (give each database its own anchor file) or this log was deleted or rewritten "
+                "from its first entry"))
     return result

@@ -491,3 +491,118 @@ def test_r_aud_1_cli_anchor_to_a_path_it_cannot_write_is_an_error_message(app, r
     result = _cli(runner, "audit", "anchor", "--to", str(blocker / "anchors.jsonl"))
     assert result.exit_code == 1 and "cannot write the anchor file" in result.output
     assert "Traceback" not in result.output
+
+
+# ----- anchors name their chain: another database's copies are not this one's cut or rewrite ------
+OTHER_CHAIN = "c" * 64
+
+
+def _foreign_anchor(ident: int = 40) -> str:
+    return json.dumps({"at": "2026-11-01T09:00:00+00:00", "id": ident, "entry_hash": "d" * 64,
+                       "chain": OTHER_CHAIN}) + "\n"
+
+
+def test_r_aud_1_each_anchor_names_its_chain_by_entry_1(app, factory, tmp_path):
+    from rems.services import audit
+
+    _some_history(factory, 2)
+    path = tmp_path / "anchors.jsonl"
+    item = audit.anchor(path)
+    first = _entries()[0]
+    assert item["chain"] == first.entry_hash == audit.chain_id()
+    assert json.loads(path.read_text())["chain"] == first.entry_hash
+
+
+def test_r_aud_1_another_databases_anchor_file_is_named_as_such_and_never_appended_to(
+        app, client, runner, factory):
+    """A new or other database started with an old anchor file: verify says the copies are of
+    another audit log (not 'the newest entries were deleted' or 'rewritten at #N', which would
+    send an administrator after a forger), and nothing of this chain is mixed into that file."""
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    path = _anchor_file(app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_foreign_anchor(40) + _foreign_anchor(41))
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert body["broken_at"] is None and body["anchors_checked"] == 2
+    assert "2 copies of the head" in body["reason"] and "another audit log" in body["reason"]
+    assert "begins with another entry #1" in body["reason"] and "deleted" in body["reason"]
+    before = path.read_text()
+    result = _cli(runner, "audit", "anchor")
+    assert result.exit_code == 1 and "holds copies of another audit log" in result.output
+    assert "Traceback" not in result.output and path.read_text() == before
+
+
+def test_r_aud_1_this_chains_own_cut_is_still_seen_beside_foreign_copies(app, client, runner, backend, factory):
+    """Copies of another chain do not hide a cut of this one, which is reported first."""
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    path = _anchor_file(app)
+    audit.anchor(path)
+    anchored = audit.head()[0]
+    with open(path, "a") as fh:
+        fh.write(_foreign_anchor(3))
+    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {anchored - 2}")
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert body["broken_at"] == anchored - 1 and "newest entries were deleted" in body["reason"]
+
+
+def test_r_aud_1_a_log_rewritten_from_entry_1_is_not_reported_ok(app, client, runner, backend, factory):
+    """A forger who rewrites the chain from its first entry changes its name too: the copies are
+    then 'of another audit log', and the message says that this log may have been rewritten."""
+    from rems.extensions import db
+    from rems.models import AuditEntry
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    audit.anchor(_anchor_file(app))
+    rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+    prev, updates = audit.GENESIS, []
+    for row in rows:
+        if row.id == 1:
+            row.action = "forged"
+        new_hash = audit.entry_hash(row, prev)
+        updates.append((row.id, row.action, prev, new_hash))
+        prev = new_hash
+    db.session.rollback()
+    _superuser_sql(app, backend, *(
+        f"UPDATE audit_entries SET action = '{a}', prev_hash = '{p}', entry_hash = '{h}' WHERE id = {i}"
+        for i, a, p, h in updates))
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert "another audit log" in body["reason"] and "rewritten from its first entry" in body["reason"]
+
+
+def test_r_aud_1_anchors_written_before_chains_were_named_still_count(app, client, runner, backend, factory):
+    """An anchor line without `chain` (files written before it existed) is held against the chain
+    as before, and new anchors can follow it."""
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    current = audit.head()
+    path = _anchor_file(app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"at": "2026-11-25T09:00:00+00:00", "id": current[0], "entry_hash": current[1]})
+                    + "\n")
+    _some_history(factory, 1)
+    assert audit.anchor(path)["chain"] == audit.chain_id()
+    assert _verify_everywhere(client, runner, token, expect_ok=True)["anchors_checked"] == 2
+    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {current[0] - 1}")
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert "newest entries were deleted" in body["reason"]
+
+
+@pytest.mark.parametrize("chain", ['"zz"', "1", '"' + "A" * 64 + '"', "[]"])
+def test_r_aud_1_an_anchor_with_a_malformed_chain_is_not_an_anchor(app, client, runner, factory, chain):
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    path = _anchor_file(app)
+    audit.anchor(path)
+    with open(path, "a") as fh:
+        fh.write(f'{{"at": "x", "id": 1, "entry_hash": "{H64}", "chain": {chain}}}\n')
+    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    assert "line 2 of the anchor file" in body["reason"]

@@ -305,6 +305,24 @@ def test_an_anchor_file_that_cannot_be_written_is_a_message_not_a_500(web, facto
     assert resp.status_code == 200 and "The anchor file cannot be written" in text(resp)
 
 
+
+def test_another_databases_anchor_file_is_a_message_and_verify_says_why(web, factory, app, tmp_path):
+    """R-AUD-1: the button does not mix this chain into a file of another database's copies; the
+    verify result names the cause instead of blaming a deletion."""
+    import json
+    from pathlib import Path
+
+    path = Path(app.config["AUDIT_ANCHOR_FILE"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    other = json.dumps({"at": "2026-11-01T09:00:00+00:00", "id": 7, "entry_hash": "d" * 64, "chain": "c" * 64})
+    path.write_text(other + "\n")
+    web.sign_in(factory.admin())
+    resp = web.post("/admin/audit/anchor", follow_redirects=True)
+    assert resp.status_code == 200 and "Nothing was copied" in text(resp)
+    assert path.read_text() == other + "\n"
+    checked = text(web.post("/admin/audit/verify"))
+    assert "were taken of another audit log" in checked and "give each database its own anchor file" in checked
+
 # ----- reports ----------------------------------------------------------------------------------
 def _dispensed_ccgp(factory):
     pres = factory.prescriber()

@@ -200,6 +200,11 @@ def audit_anchor():
         current_app.logger.exception("audit anchor: the anchor file cannot be written")
         flash("The anchor file cannot be written: check AUDIT_ANCHOR_FILE and its folder's permissions.",
               "error")
+    except audit.AnchorFileMismatch:
+        current_app.logger.error("audit anchor: the anchor file holds another audit log's copies")
+        flash("Nothing was copied: the anchor file holds copies of another database's audit log (or this "
+              "log was rewritten from its first entry). Verify the chain below; give this database its "
+              "own anchor file (AUDIT_ANCHOR_FILE).", "error")
     else:
         flash(f"The head of the chain (entry #{item['id']}) is copied outside the database." if item
               else "The newest copy outside the database already shows the head of the chain.", "success")
