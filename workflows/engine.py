@@ -89,6 +89,7 @@ def evaluate_patient(patient: PatientFacts, program: Program, now: datetime) -> 
         ),
         category=patient.category,
         today=ctx.today,
+        cycle_start_date=ctx.cycle.start_date if ctx.cycle.number > 1 else None,
     )
 
 

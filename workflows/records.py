@@ -10,7 +10,9 @@ and asks `not_counted_reasons`; the API answers it and the prescriber's page wor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
+from .messages import short
 from .results import PatientStatus, Reason
 
 # The requirement row a negative pregnancy test of each kind is entered for (R-PT-1): the screening
@@ -32,16 +34,20 @@ CONTRACEPTION_ROWS = ("CONTRACEPTION_MISSING",)
 @dataclass(frozen=True)
 class EnteredFor:
     """The requirement rows a record is entered for; `not_documented`: those of them the record
-    itself says it does not document (a visit without counseling, R-PAT-4)."""
+    itself says it does not document (a visit without counseling, R-PAT-4); `visit_date`: the
+    clinical date of a visit, which counts for a later cycle only from that cycle's first day on
+    (R-CYC-1; a test dated earlier is refused before it is recorded, workflows.transitions)."""
 
     rows: tuple[str, ...]
     not_documented: tuple[str, ...] = ()
+    visit_date: date | None = None
 
 
 def entered_for(action: str, **payload) -> EnteredFor:
     """The rows a record of `action` (the transition's name, `check_transition`) is entered for."""
     if action == "record_visit":
-        return EnteredFor(VISIT_ROWS, () if payload["counseled"] else ("COUNSELING_REQUIRED",))
+        return EnteredFor(VISIT_ROWS, () if payload["counseled"] else ("COUNSELING_REQUIRED",),
+                          payload.get("visit_date"))
     if action == "record_test":
         if payload["result"] != "negative":
             # R-PT-4: a positive result fills no row; it always takes effect (treatment stops)
@@ -68,4 +74,25 @@ def not_counted_reasons(entered: EnteredFor, before: PatientStatus, after: Patie
         return missing
     known = set(before.reasons)
     brought = tuple(r for r in after.reasons if r not in known)
-    return (brought or tuple(Reason(r.code, r.detail) for r in others)) + missing
+    return (brought or _dated_before_cycle(entered, after, others)
+            or tuple(Reason(r.code, r.detail) for r in others)) + missing
+
+
+# What a visit dated before the current cycle's first day does not do (R-CYC-1), row by row: the
+# row's own sentence ("has not documented counseling this cycle") would deny the record just made.
+_BEFORE_CYCLE = {
+    "COUNSELING_REQUIRED": "the counseling it documents does not count for this cycle",
+    "VISIT_REQUIRED": "it does not confirm this cycle's visit",
+}
+
+
+def _dated_before_cycle(entered: EnteredFor, after: PatientStatus, unmet) -> tuple[Reason, ...]:
+    start = after.cycle_start_date
+    if entered.visit_date is None or start is None or entered.visit_date >= start:
+        return ()
+    return tuple(
+        Reason(r.code, f"The visit of {short(entered.visit_date, after.today)} is dated before this cycle "
+                       f"began on {short(start, after.today)}: {_BEFORE_CYCLE[r.code]}; record a visit "
+                       f"dated on or after {short(start, after.today)}.")
+        for r in unmet if r.code in _BEFORE_CYCLE
+    )

@@ -50,6 +50,9 @@ class PatientStatus:
     post_treatment_test_due: date | None = None
     category: str = ""
     today: date | None = None
+    # R-CYC-1: the first clinical date that counts for this cycle; None in the first cycle, where
+    # every record entered since enrollment counts whatever its date
+    cycle_start_date: date | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:

@@ -252,7 +252,8 @@ def record_visit(user: User, patient: Patient, data: dict) -> RecordOutcome[Visi
         visit.signature_id = sig.id
         audit.record("visit.recorded", "visit", visit.id, patient_id=patient.id,
                      after={"visit_date": visit.visit_date, "counseled": visit.counseled}, actor=user)
-        outcome = _judged(visit, entered_for("record_visit", counseled=visit.counseled), before, patient, course)
+        outcome = _judged(visit, entered_for("record_visit", counseled=visit.counseled, visit_date=visit.visit_date),
+                          before, patient, course)
     return outcome
 
 

@@ -86,6 +86,22 @@ def test_r_cyc_3_visit_entered_after_its_window_closed_does_not_count(api, pract
     assert "it cannot open a window" in late["not_counted_reasons"][0]["message"]
 
 
+def test_r_cyc_1_visit_dated_before_the_cycle_names_both_dates(api, practice, client, go):
+    """A visit dated before the current cycle's first day is recorded but counts for nothing; the
+    answer says so with the dates, not "the prescriber has not confirmed this month's visit"."""
+    p = api.enroll(practice.prescriber, "cannot_get_pregnant")
+    assert _recorded(api.visit(p, 0), client, "visits")["counts"] is True
+    go(10)
+    assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201  # cycle 2 from day 10
+    early = _recorded(api.visit(p, 9, counseled=False), client, "visits")
+    assert early["counts"] is False
+    [reason] = early["not_counted_reasons"]
+    assert reason["code"] == "VISIT_REQUIRED"
+    assert reason["message"].startswith("The visit of ") and "is dated before this cycle began on" in reason["message"]
+    assert "has not confirmed" not in reason["message"]
+    assert _recorded(api.visit(p, 10, counseled=False), client, "visits")["counts"] is True
+
+
 def test_r_pt_4_positive_test_counts(api, practice, client):
     p = api.enroll(practice.prescriber, "can_get_pregnant")
     positive = _recorded(api.test(p, "screening", 0, result="positive"), client, "pregnancy-tests")

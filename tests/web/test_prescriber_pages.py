@@ -292,6 +292,17 @@ def test_an_activation_code_not_shown_at_once_is_never_shown(web, factory, app, 
     assert CODE_RE.search(text(web.get(third.headers["Location"]))) is None  # popped by the page above
 
 
+def test_only_the_activation_code_is_set_in_the_large_code_style(web, factory):
+    """.code-once (large, bold, monospace, letter-spaced) is for the code itself, as on the
+    pharmacist's invitation: the card's heading, sentence and labels read as normal text."""
+    web.sign_in(factory.prescriber().user)
+    first = web.post("/prescriber/patients/new", ENROLL)
+    html = web.get(first.headers["Location"]).get_data(as_text=True)
+    code = CODE_RE.search(text_of := html_lib.unescape(html)).group(0)
+    assert re.findall(r'class="[^"]*\bcode-once\b[^"]*">([^<]*)<', html) == [code]
+    assert "Give these to the patient now" in text_of
+
+
 def test_enroll_errors_keep_typed_values(web, factory):
     web.sign_in(factory.prescriber().user)
     future = (today() + timedelta(days=3)).isoformat()

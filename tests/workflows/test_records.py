@@ -3,7 +3,7 @@ the reasons it does not count, from the patient's status before and after it."""
 
 import pytest
 
-from tests.workflows.factories import at, patient
+from tests.workflows.factories import at, d, patient
 from workflows import CCGP, Reason, entered_for, evaluate_patient, not_counted_reasons
 
 
@@ -78,6 +78,43 @@ def test_R_CYC_3_late_visit_without_counseling_lists_the_late_entry_then_counsel
     assert [r.code for r in reasons] == ["VISIT_REQUIRED", "COUNSELING_REQUIRED"]
     assert "was entered Nov 10, after the window it would have opened had closed" in reasons[0].message
     assert reasons[1].message == "The prescriber has not documented counseling at enrollment."
+
+
+def test_R_CYC_1_ccgp_visit_dated_before_the_cycle_says_so(program):
+    """A visit dated before the current cycle's first day (R-CYC-1) is recorded but confirms nothing:
+    the answer names its date and the cycle's, never "the prescriber has not confirmed this month's
+    visit" right after the prescriber confirmed one."""
+    b = patient().ccgp_ready().rma("2026-10-02", closes="2026-10-30")
+    before = b.build()
+    after = b.visit("2026-10-01", counseled=False, recorded="2026-11-05").build()
+    reasons = _judge(before, after, program, "2026-11-05", "record_visit", counseled=False,
+                     visit_date=d("2026-10-01"))
+    assert reasons == (
+        Reason("VISIT_REQUIRED", "The visit of Oct 1 is dated before this cycle began on Oct 2: it does not "
+                                 "confirm this cycle's visit; record a visit dated on or after Oct 2."),
+    )
+    on_time = b.visit("2026-11-05", counseled=False).build()
+    assert _judge(before, on_time, program, "2026-11-05", "record_visit", counseled=False,
+                  visit_date=d("2026-11-05")) == ()
+
+
+def test_R_CYC_1_cgp_counseling_dated_before_the_cycle_says_so(program):
+    def in_cycle_2():
+        return patient().cgp_ready().rma("2026-10-21", closes="2026-10-26")
+
+    before = in_cycle_2().build()
+    after = in_cycle_2().visit("2026-10-20", recorded="2026-10-25").build()
+    reasons = _judge(before, after, program, "2026-10-25", "record_visit", counseled=True,
+                     visit_date=d("2026-10-20"))
+    assert reasons == (
+        Reason("COUNSELING_REQUIRED", "The visit of Oct 20 is dated before this cycle began on Oct 21: the "
+                                      "counseling it documents does not count for this cycle; record a visit "
+                                      "dated on or after Oct 21."),
+    )
+    # the first cycle counts every record entered since enrollment, whatever its date (R-CYC-1)
+    first = patient().consent()
+    assert _judge(first.build(), first.visit("2026-09-20", recorded="2026-10-02").build(), program,
+                  "2026-10-02", "record_visit", counseled=True, visit_date=d("2026-09-20")) == ()
 
 
 def test_R_CYC_2_monthly_test_closing_before_the_next_fill_does_not_count(program):
