@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from rems.clock import program
-from rems.web import sessions
+from rems.web import handover, sessions
 from rems.web.helpers import badge_tone, days_until, long_date, long_datetime
 
 bp = Blueprint("web", __name__)
@@ -49,6 +49,7 @@ def _nav_items():
 
 def init_app(app) -> None:
     sessions.init_app(app)
+    handover.init_app(app)
     app.register_blueprint(bp)
     nav: dict[str, list] = {}
     for name in OWN + OPTIONAL:

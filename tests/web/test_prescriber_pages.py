@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -215,7 +215,7 @@ CODE_RE = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\b")
 
 
 def _session_cookie(web, app) -> dict:
-    """The Flask session as the browser holds it (signed, not encrypted: anyone can read it)."""
+    """The Flask session as the browser holds it (signed, not encrypted: anyone holding it can read it)."""
     cookie = web.client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
     if cookie is None:
         return {}
@@ -238,7 +238,7 @@ def test_enroll_shows_rems_id_and_code_once_r_pat_1(web, factory, app):
     assert "Nora Quinn is enrolled" in page and patient.rems_id in page
     assert "Activation code" in page and "only once" in page
     code = CODE_RE.search(page).group(0)
-    assert "activation_code_once" not in _session_cookie(web, app)  # popped by the GET that showed it
+    assert "handover_once" not in _session_cookie(web, app)  # popped by the GET that showed it
     reload = web.get(confirmation)
     again = text(reload)
     assert reload.status_code == 200 and reload.headers["Cache-Control"] == "no-store"
@@ -263,33 +263,41 @@ def test_enroll_shows_rems_id_and_code_once_r_pat_1(web, factory, app):
 
 
 def test_an_activation_code_not_shown_at_once_is_never_shown(web, factory, app, monkeypatch):
-    """The code rides in the (readable) session cookie for the redirect only: the next other prescriber
-    page drops it, and a hand-over older than CODE_TTL_SECONDS is not shown either."""
-    from datetime import datetime
+    """The code rides in the session cookie for the redirect only, ENCRYPTED (rems.web.handover: the
+    cookie is only signed, and a readable code with a date of birth opens the patient's account,
+    QA 2026-11-26): the next other page drops it, and a hand-over older than TTL_SECONDS is not
+    shown either."""
+    import json
 
-    from rems.web.prescriber import routes
+    from rems.web import handover
 
     pres = factory.prescriber()
     web.sign_in(pres.user)
     first = web.post("/prescriber/patients/new", ENROLL)
-    assert first.status_code == 303 and "activation_code_once" in _session_cookie(web, app)
+    cookie = _session_cookie(web, app)
+    assert first.status_code == 303 and handover.KEY in cookie
     assert web.get("/prescriber/").status_code == 200  # the redirect not followed: another page first
-    assert "activation_code_once" not in _session_cookie(web, app)
+    assert handover.KEY not in _session_cookie(web, app)
     late = text(web.get(first.headers["Location"]))
     assert "The activation code is not shown again" in late and CODE_RE.search(late) is None
 
     second = web.post("/prescriber/patients/new", dict(ENROLL, first_name="Ada", email="ada@example.org"))
-    later = datetime.fromtimestamp(routes.wall_now().timestamp() + routes.CODE_TTL_SECONDS + 1, tz=UTC)
-    monkeypatch.setattr(routes, "wall_now", lambda: later)
+    now = handover.wall_clock()
+    monkeypatch.setattr(handover, "wall_clock", lambda: now + handover.TTL_SECONDS + 1)
     stale = text(web.get(second.headers["Location"]))
     assert "The activation code is not shown again" in stale and CODE_RE.search(stale) is None
-    assert "activation_code_once" not in _session_cookie(web, app)
+    assert handover.KEY not in _session_cookie(web, app)
     # another patient's confirmation page never shows this patient's code
     monkeypatch.undo()
     third = web.post("/prescriber/patients/new", dict(ENROLL, first_name="Bea", email="bea@example.org"))
     other = text(web.get(second.headers["Location"]))
     assert "The activation code is not shown again" in other and CODE_RE.search(other) is None
     assert CODE_RE.search(text(web.get(third.headers["Location"]))) is None  # popped by the page above
+    # the cookie a code crosses in does not contain it
+    fourth = web.post("/prescriber/patients/new", dict(ENROLL, first_name="Cy", email="cy@example.org"))
+    cookie = json.dumps(_session_cookie(web, app))
+    shown = CODE_RE.search(text(web.get(fourth.headers["Location"]))).group(0)
+    assert handover.KEY in cookie and shown not in cookie and shown.replace("-", "") not in cookie
 
 
 def test_only_the_activation_code_is_set_in_the_large_code_style(web, factory):
@@ -457,7 +465,7 @@ def test_r_pat_3_a_new_activation_code_for_a_patient_who_lost_theirs(web, factor
     assert new_code != patient.activation_code
     # a reload shows it no more and issues no other code (the one given out keeps working)
     reload = text(web.get(f"{base}/activation-code"))
-    assert new_code not in reload and "The new activation code was shown once" in reload
+    assert new_code not in reload and "An activation code is shown once" in reload
     replaced = db.session.execute(select(AuditEntry).where(
         AuditEntry.action == "patient.activation_code_replaced")).all()
     assert len(replaced) == 1

@@ -3,6 +3,7 @@ and the Responsible Site Pharmacist's certification and staff invitations."""
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from flask import flash, redirect, render_template, request, url_for
@@ -12,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from rems.errors import ApiError
 from rems.services import dispensing, keyset, practice
 from rems.services.signatures import meaning as signature_meaning
+from rems.web import handover
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.pharmacist import bp
 from rems.web.pharmacist.forms import AttestForm, DispenseForm, InviteForm, ReverseForm
@@ -207,10 +209,17 @@ def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200
     ), status
 
 
+# An invited pharmacist's activation code is shown once, on the page the invitation's POST
+# redirects to (a reload sends nothing again), crossing there encrypted (rems.web.handover).
+INVITE_PURPOSE = "pharmacist_invitation"
+handover.shows("pharmacist.pharmacy")
+
+
 @bp.get("/pharmacy/manage")
 @role_required("dispense.check")  # the pharmacist's own memberships (pharmacy.view checks each one)
 def pharmacy():
-    return _pharmacy_page()
+    issued = handover.take(INVITE_PURPOSE, str(_me().id))
+    return _pharmacy_page(issued=json.loads(issued) if issued else None)
 
 
 def _own_pharmacy(action: str, ncpdp_id: str):
@@ -251,8 +260,7 @@ def invite(ncpdp_id):
         except ApiError as err:
             apply_api_error(form, err)
         else:
-            # The code is shown once, in this response only (never flashed into the cookie).
-            return _pharmacy_page(
-                issued={"pharmacy_id": ph.id, "name": staff.full_name, "email": staff.email, "code": code}
-            )
+            issued = {"pharmacy_id": ph.id, "name": staff.full_name, "email": staff.email, "code": code}
+            handover.give(INVITE_PURPOSE, str(_me().id), json.dumps(issued))
+            return redirect(url_for("pharmacist.pharmacy"), 303)
     return _pharmacy_page(invite_forms={ph.id: form}, status=400)

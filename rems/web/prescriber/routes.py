@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rems.errors import ApiError
 from rems.services import patients, practice, worklist
 from rems.services.signatures import meaning as signature_meaning
 from rems.services.timeline import patient_timeline
+from rems.web import handover
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.patient.forms import form_label
 from rems.web.prescriber import bp, outcomes
@@ -26,7 +27,6 @@ from rems.web.prescriber.forms import (
     PregnancyTestForm,
     VisitForm,
 )
-from rems.web.sessions import wall_now
 
 # Plain names for the requirement codes of the patient page checklist (presentation only).
 REQUIREMENT_LABELS = {
@@ -134,7 +134,7 @@ def enroll():
                 )
                 return redirect(url_for(".patient", rems_id=patient.rems_id))
             # Post/Redirect/Get: a reload of the confirmation page sends nothing again
-            _hand_over_code(patient, code)
+            handover.give(CODE_PURPOSE, patient.rems_id, code)
             return redirect(url_for(".enrolled", rems_id=patient.rems_id), 303)
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
@@ -148,43 +148,23 @@ def enroll():
 
 # ----- the one-time activation code (R-PAT-3) ---------------------------------------------------
 # The code is shown once, on a page reached by a redirect after the POST that made it (enrollment
-# or a replacement code), so reloading that page sends no form again. The code crosses from the
-# POST to that GET in the session, whose cookie is signed but NOT encrypted: it is popped by the
-# GET that shows it (or by any other prescriber page first), and one older than CODE_TTL is never
-# shown. The hand-over cannot outlive the sign-in either (sign-out clears the session).
-CODE_KEY = "activation_code_once"
-CODE_TTL_SECONDS = 60  # the redirect is followed at once; a browser that did not, shows no code
-
-
-def _hand_over_code(patient, code: str) -> None:
-    session[CODE_KEY] = {"rems_id": patient.rems_id, "code": code, "at": wall_now().timestamp()}
-
-
-def _take_code(rems_id: str) -> str | None:
-    """The code handed over for this patient, once: None when already shown, stale or another's."""
-    once = session.pop(CODE_KEY, None)
-    if not isinstance(once, dict) or once.get("rems_id") != rems_id:
-        return None
-    age = wall_now().timestamp() - once.get("at", 0)
-    return once.get("code") if 0 <= age <= CODE_TTL_SECONDS else None
-
-
-@bp.before_request
-def _drop_unshown_code():
-    """A code not shown by the page it was meant for leaves the cookie at the next prescriber page."""
-    if CODE_KEY in session and request.endpoint not in ("prescriber.enrolled", "prescriber.activation_code"):
-        session.pop(CODE_KEY)
+# or a replacement code), so reloading that page sends no form again. It crosses to that page
+# encrypted in the session (rems.web.handover), bound to this patient, for one redirect.
+CODE_PURPOSE = "patient_activation_code"
+handover.shows("prescriber.enrolled")
+handover.shows("prescriber.activation_code")
 
 
 def _code_page(patient, new_code: bool):
     """The code, the first time; after that (a reload) how to give the patient a new one."""
+    code = handover.take(CODE_PURPOSE, patient.rems_id)
     return render_template(
         "prescriber/enrolled.html",
         patient=patient,
-        code=_take_code(patient.rems_id),
+        code=code,
         new_code=new_code,
         can_replace=patient.user.status == "pending_activation",
-        page_title="New activation code" if new_code else "Patient enrolled",
+        page_title=("New activation code" if code else "Activation code") if new_code else "Patient enrolled",
     )
 
 
@@ -290,7 +270,7 @@ def activation_code(rems_id):
             raise
         flash(err.detail, "error")
         return redirect(url_for(".patient", rems_id=rems_id))
-    _hand_over_code(p, code)
+    handover.give(CODE_PURPOSE, p.rems_id, code)
     return redirect(url_for(".activation_code", rems_id=rems_id), 303)
 
 
