@@ -522,3 +522,29 @@ def test_a_far_page_position_is_an_empty_or_full_page_not_an_error(web, factory)
     assert far.status_code == 200 and _listed(far) == [rma]
     newer = web.get("/pharmacy/rmas", query_string={"after": "99999999999999999.1"})
     assert newer.status_code == 200 and _listed(newer) == [rma] and "The last 50 authorizations" in text(newer)
+
+
+def test_reversing_from_an_older_page_comes_back_to_that_page(web, factory, monkeypatch):
+    """R-RMA-4 from the list's second page: the form carries the page, and after the reversal the
+    pharmacist is back on it, the RMA marked reversed in its place (QA 2026-11-26: it jumped to a
+    search for that RMA)."""
+    ph, rsp = factory.pharmacy()
+    pres = factory.prescriber()
+    issued = [scenarios.authorize(scenarios.ccgp_in_window(factory, pres, visit_days_ago=1), ph, rsp)["rma"]
+              for _ in range(3)]
+    monkeypatch.setattr(dispensing, "RECENT_RMAS", 2)
+    web.sign_in(rsp)
+    older_url = _links(web.get("/pharmacy/rmas"))["Older RMAs"]
+    older = web.get(older_url)
+    assert _listed(older) == [issued[0]]
+    action = re.search(rf'action="([^"]*/{issued[0]}/reversal[^"]*)"', older.get_data(as_text=True)).group(1)
+    import html as html_lib
+
+    resp = web.post(html_lib.unescape(action), {f"{issued[0]}-reason": "Not picked up"}, prefix=issued[0])
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(older_url.split("/pharmacy/rmas")[1])
+    back = web.get(resp.headers["Location"])
+    assert _listed(back) == [issued[0]] and "was reversed" in text(back) and "Not picked up" in text(back)
+    # a made-up page in the form's address is not carried: the reversed RMA is shown by its number
+    resp = web.post(f"/pharmacy/rmas/{issued[1]}/reversal?before=nonsense", {f"{issued[1]}-reason": "x"},
+                    prefix=issued[1])
+    assert resp.status_code == 302 and f"find={issued[1]}" in resp.headers["Location"]

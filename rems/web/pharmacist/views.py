@@ -160,8 +160,23 @@ def _rmas_page(page: keyset.Page, failed=None, status=200, find: str = "", bad_l
     states = {a.rma: _rma_state(a) for a in rows}
     return render_template("pharmacist/rmas.html", rows=rows, page=page, forms=forms, states=states,
                            failed=failed, not_reversed=_not_reversed(failed) if failed is not None else None,
-                           find=find, recent=dispensing.RECENT_RMAS,
+                           find=find, recent=dispensing.RECENT_RMAS, list_args=_list_args(),
                            bad_link=BAD_PAGE_LINK if bad_link else None), status
+
+
+def _list_args() -> dict:
+    """The RMA list's search and page of this request, when valid (the reversal form carries them,
+    so the pharmacist comes back to the page they reversed from, QA 2026-11-26)."""
+    args = {}
+    find = (request.args.get("find") or "")[:40]
+    if find:
+        args["find"] = find
+    before, after, bad = _page_link()
+    if not bad and before is not None:
+        args["before"] = before.token
+    elif not bad and after is not None:
+        args["after"] = after.token
+    return args
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")
@@ -182,7 +197,10 @@ def reverse(rma):
                 f"{row.rma} was reversed. The patient's cycle is open again if the window has not closed.",
                 "success",
             )
-            return redirect(url_for("pharmacist.rmas", find=row.rma))  # the reversed RMA, whatever its age
+            # back to the list's page the form was on, where the RMA now reads "reversed" (positions do
+            # not move); a form posted from nowhere in particular shows the reversed RMA by its number
+            back = _list_args() or {"find": row.rma}
+            return redirect(url_for("pharmacist.rmas", **back))
     # the RMA with its form and error, even when it is older than the latest ones (found by a search)
     return _rmas_page(_recent(user, find=rma[:20]), failed=form, status=400, find=rma[:20])
 
