@@ -66,8 +66,12 @@ def shows(endpoint: str) -> None:
 
 
 def init_app(app) -> None:
+    cookie = app.config["SESSION_COOKIE_NAME"]
+
     @app.before_request
     def _drop_unshown():
-        """A secret not taken by the page it was meant for leaves the cookie at the next request."""
-        if KEY in session and request.endpoint not in SHOWN_BY:
+        """A secret not taken by the page it was meant for leaves the cookie at the next request.
+        A request without a session cookie (the API's) is not looked at: reading the session
+        would add `Vary: Cookie` to its response for nothing."""
+        if cookie in request.cookies and KEY in session and request.endpoint not in SHOWN_BY:
             session.pop(KEY)
