@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from sqlalchemy import select
@@ -215,10 +215,21 @@ class RecordOutcome(Generic[RecordT]):
 
     record: RecordT
     reasons: tuple[Reason, ...] = ()
+    pregnancy: PregnancyReport | None = None  # a positive test: what R-PT-4 did
 
     @property
     def counts(self) -> bool:
         return not self.reasons
+
+
+@dataclass(frozen=True)
+class PregnancyReport:
+    """What recording a positive test did (R-PT-4), for the message that tells the prescriber: the
+    registry case opened, and the open RMAs whose pharmacies were told not to fill them."""
+
+    case_id: int
+    stopped_rmas: tuple[str, ...] = ()
+    admins_notified: int = 0
 
 
 def _judged(record: RecordT, entered: EnteredFor, before: PatientStatus, patient: Patient,
@@ -293,11 +304,10 @@ def record_test(user: User, patient: Patient, data: dict) -> RecordOutcome[Pregn
         audit.record("pregnancy_test.recorded", "pregnancy_test", test.id, patient_id=patient.id,
                      after={"kind": test.kind, "specimen_date": test.specimen_date, "result": test.result,
                             "setting": test.setting}, actor=user)
-        if test.result == "positive":
-            _report_pregnancy(user, patient, course, test)
+        report = _report_pregnancy(user, patient, course, test) if test.result == "positive" else None
         outcome = _judged(test, entered_for("record_test", kind=test.kind, result=test.result), before, patient,
                           course)
-    return outcome
+    return replace(outcome, pregnancy=report)
 
 
 def _refuse_same_test(course: Course, data: dict) -> None:
@@ -316,7 +326,7 @@ def _refuse_same_test(course: Course, data: dict) -> None:
                        f"({data['setting']} setting) is already recorded for this patient: nothing was added.")
 
 
-def _report_pregnancy(user: User, patient: Patient, course: Course, test: PregnancyTest) -> None:
+def _report_pregnancy(user: User, patient: Patient, course: Course, test: PregnancyTest) -> PregnancyReport:
     from rems.services import notify
 
     course.pregnancy_reported_at = now()
@@ -325,19 +335,20 @@ def _report_pregnancy(user: User, patient: Patient, course: Course, test: Pregna
     db.session.flush()
     audit.record("pregnancy.reported", "pregnancy_case", case.id, patient_id=patient.id,
                  after={"test_id": test.id, "specimen_date": test.specimen_date}, actor=user)
-    admins = db.session.execute(select(User).where(User.role == "admin", User.status == "active")).scalars()
+    admins = db.session.execute(select(User).where(User.role == "admin", User.status == "active")).scalars().all()
     text = (f"A positive pregnancy test (collected {test.specimen_date:%b %-d, %Y}) was recorded for patient "
             f"{patient.rems_id}. Treatment has stopped and a pregnancy registry case (#{case.id}) is open.")
     for recipient in [patient.prescriber.user, *admins]:
         notify.notify(recipient, "pregnancy_reported", "Pregnancy reported", text, subject_key=f"case:{case.id}")
     # R-PT-4 "ends treatment at once": an RMA issued before the test must not be filled any more
-    _tell_pharmacies(course, patient, "a positive pregnancy test was recorded and treatment has stopped")
+    stopped = _tell_pharmacies(course, patient, "a positive pregnancy test was recorded and treatment has stopped")
+    return PregnancyReport(case.id, stopped, len(admins))
 
 
-def _tell_pharmacies(course: Course, patient: Patient, why: str) -> None:
+def _tell_pharmacies(course: Course, patient: Patient, why: str) -> tuple[str, ...]:
     """Treatment stopped (R-PT-4, R-END-1): the pharmacists of each pharmacy holding an RMA that could
     still be filled are told not to fill it (GET /authorizations/{rma} answers dispense_allowed
-    false; this reaches a pharmacy that will not look it up again)."""
+    false; this reaches a pharmacy that will not look it up again). Returns those RMAs' numbers."""
     from rems.services import notify
 
     open_rmas = db.session.execute(select(Authorization).where(
@@ -349,6 +360,7 @@ def _tell_pharmacies(course: Course, patient: Patient, why: str) -> None:
         stop = f"Do not dispense {rma.rma} (patient {patient.rems_id}): {why}."
         for member in members:
             notify.notify(member, "rma_stopped", f"Do not dispense {rma.rma}", stop)
+    return tuple(rma.rma for rma in open_rmas)
 
 
 def set_home_testing(user: User, patient: Patient, data: dict) -> Patient:

@@ -12,10 +12,9 @@ from sqlalchemy import event, select
 
 from rems.clock import today
 from rems.extensions import db
-from rems.models import AuditEntry, Notification, Patient, PregnancyCase, PregnancyTest, Visit
+from rems.models import AuditEntry, Authorization, Notification, Patient, PregnancyCase, PregnancyTest, Visit
 from rems.services import patients
 from rems.web.helpers import long_date
-from rems.web.prescriber import outcomes
 from tests.support.factories import PASSWORD
 from tests.web.conftest import text
 from tests.worker import scenarios
@@ -679,6 +678,19 @@ def test_r_pt_4_a_positive_result_needs_its_confirmation_box_on_the_web_form(web
     assert p.courses[-1].status == "active"
 
 
+def test_r_pt_4_a_positive_result_without_an_open_rma_or_an_administrator_says_so(web, factory):
+    """The message says only what happened: no RMA sentence when no RMA was open, and when no active
+    administrator account exists, that nobody was notified (the prescriber must tell them)."""
+    pres = factory.prescriber()
+    p = factory.patient(pres, category="can_get_pregnant")
+    web.sign_in(pres.user)
+    resp = _record_test(web, p, "screening", today(), result="positive", **{"test-confirm": "y"})
+    category, message = _flash(resp)
+    assert category == "warning" and "Treatment has stopped" in message
+    assert "must not be dispensed" not in message
+    assert "no active administrator account could be notified" in message
+
+
 def test_r_pt_4_a_recorded_positive_result_says_treatment_stopped_not_success(web, factory):
     """The message claims what record_test does: course stopped, case open, the administrator and
     the pharmacy holding the open RMA notified."""
@@ -686,12 +698,15 @@ def test_r_pt_4_a_recorded_positive_result_says_treatment_stopped_not_success(we
     admin = factory.admin()
     p, rsp = _cgp_with_open_rma(factory, pres)
     web.sign_in(pres.user)
+    rma = db.session.execute(select(Authorization.rma).where(Authorization.patient_id == p.id)).scalar_one()
     resp = _record_test(web, p, "monthly", today(), result="positive", **{"test-confirm": "y"})
-    assert _flash(resp) == ("warning", outcomes.POSITIVE_TEST)
-    assert "Treatment has stopped: no RMA will be issued" in outcomes.POSITIVE_TEST
     db.session.expire_all()
+    case = db.session.execute(select(PregnancyCase).where(PregnancyCase.patient_id == p.id)).scalar_one()
+    assert _flash(resp) == ("warning", (
+        "Positive pregnancy test recorded. Treatment has stopped: no RMA will be issued. Pregnancy registry "
+        f"case #{case.id} is open and the administrator has been notified. RMA {rma} must not be dispensed: "
+        "its pharmacy has been notified."))
     assert p.courses[-1].status == "pregnancy_reported"
-    assert db.session.execute(select(PregnancyCase).where(PregnancyCase.patient_id == p.id)).scalar_one()
     kinds = {
         (n.user_id, n.kind) for n in db.session.execute(select(Notification)).scalars()
     }

@@ -13,19 +13,27 @@ from __future__ import annotations
 from rems.services.patients import RecordOutcome
 
 NOT_COUNSELED = "Counseling was not documented: record it when you counsel the patient."
-# What rems.services.patients.record_test does with a positive result (R-PT-4), and nothing more.
-POSITIVE_TEST = (
-    "Positive pregnancy test recorded. Treatment has stopped: no RMA will be issued, any RMA still "
-    "open must not be dispensed (its pharmacy has been notified), and a pregnancy registry case is "
-    "open. The administrator has been notified."
-)
+
+
+def _positive(report) -> str:
+    """R-PT-4, in what the service did (rems.services.patients.PregnancyReport): never a green tick."""
+    told = ("the administrator has been notified" if report.admins_notified
+            else "no active administrator account could be notified: tell the program's administrator")
+    text = ("Positive pregnancy test recorded. Treatment has stopped: no RMA will be issued. Pregnancy "
+            f"registry case #{report.case_id} is open and {told}.")
+    if report.stopped_rmas:
+        rmas = ", ".join(report.stopped_rmas)
+        one = len(report.stopped_rmas) == 1
+        text += (f" {'RMA' if one else 'RMAs'} {rmas} must not be dispensed: "
+                 f"{'its pharmacy has' if one else 'their pharmacies have'} been notified.")
+    return text
 
 
 def outcome(action: str, saved: str, payload: dict, result: object) -> tuple[str, str]:
     """The flash message and its category once the service has saved the record; `result` is what
     the service returned (a RecordOutcome for a visit, a test or contraception)."""
-    if action == "test" and payload.get("result") == "positive":
-        return POSITIVE_TEST, "warning"  # R-PT-4: treatment stopped, never a green "success"
+    if isinstance(result, RecordOutcome) and result.pregnancy is not None:
+        return _positive(result.pregnancy), "warning"  # R-PT-4: treatment stopped, never a green "success"
     if not isinstance(result, RecordOutcome) or result.counts:
         return saved, "success"
     reasons = list(result.reasons)
