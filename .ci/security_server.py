@@ -22,7 +22,7 @@ def main(instance: str, port: int) -> None:
     from flask_migrate import upgrade
 
     from rems import create_app
-    from rems.services import accounts, patients, practice
+    from rems.services import accounts, enrollment, practice
 
     app = create_app({"INSTANCE_PATH": instance, "SECRET_KEY": "fuzz", "PASSWORD_HASH_FAST": True,
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/fuzz.sqlite3",
@@ -41,7 +41,7 @@ def main(instance: str, port: int) -> None:
                     "license_number": "R1"}})
         rsp = pharmacy.members[0].user
         practice.attest_pharmacy(rsp, pharmacy, PASSWORD)
-        patients.enroll(pres.user, {"first_name": "Pat", "last_name": "Fuzz", "date_of_birth": __import__(
+        enrollment.enroll(pres.user, {"first_name": "Pat", "last_name": "Fuzz", "date_of_birth": __import__(
             "datetime").date(2000, 1, 1), "email": "patient@fuzz.example", "category": "can_get_pregnant"})
         tokens = {role: accounts.issue_token(user.email, PASSWORD)[0]
                   for role, user in (("admin", admin), ("prescriber", pres.user), ("pharmacist", rsp))}

@@ -71,9 +71,9 @@ class Practice:
 
 
 def _patient(practice, first, last, dob, category, activate=True):
-    from rems.services import accounts, patient_self, patients
+    from rems.services import accounts, enrollment, patient_self
 
-    patient, code = patients.enroll(practice.doctor.user, {
+    patient, code = enrollment.enroll(practice.doctor.user, {
         "first_name": first, "last_name": last, "date_of_birth": dob,
         "email": f"{first.lower()}@{DOMAIN}", "category": category})
     if activate:

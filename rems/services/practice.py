@@ -48,6 +48,13 @@ def effective_status(obj) -> str:
     return obj.status
 
 
+def require_certified(user: User) -> None:
+    """Only a certified prescriber enrolls patients and records their care (R-PRES-1)."""
+    if effective_status(user.prescriber) != "certified":
+        raise ApiError(403, "PRESCRIBER_NOT_CERTIFIED",
+                       "Only a certified prescriber can do this; sign the program attestation first.")
+
+
 def register_prescriber(data: dict) -> Prescriber:
     state = _state(data["license_state"], "license_state")
     if not npi_valid(data["npi"]):

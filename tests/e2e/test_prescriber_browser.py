@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from rems.extensions import db
-from rems.services import patients
+from rems.services import enrollment
 from tests.e2e.conftest import DESKTOP, PHONE, sign_in
 from tests.support.factories import PASSWORD
 
@@ -40,7 +40,7 @@ def _each_width(page, check) -> None:
 def test_a_very_long_name_keeps_the_prescriber_pages_on_screen(live_server, page, factory):
     base = live_server
     pres = factory.prescriber()
-    long_one, _ = patients.enroll(pres.user, {
+    long_one, _ = enrollment.enroll(pres.user, {
         "first_name": "Wilhelmina", "last_name": LONG_LAST_NAME, "date_of_birth": date(2001, 1, 1),
         "email": "long.name@example.org", "category": "can_get_pregnant"})
     factory.patient(pres)
@@ -75,7 +75,7 @@ def test_a_very_long_name_keeps_the_users_table_status_and_suspend_on_screen(liv
     base = live_server
     admin = factory.admin()
     pres = factory.prescriber()
-    patients.enroll(pres.user, {
+    enrollment.enroll(pres.user, {
         "first_name": "Wilhelmina", "last_name": LONG_LAST_NAME, "date_of_birth": date(2001, 1, 1),
         "email": "long.name@example.org", "category": "can_get_pregnant"})
     factory.patient(pres)

@@ -24,7 +24,7 @@ from rems.models import (
     User,
     Visit,
 )
-from rems.services.patients import rems_id_check_digit
+from rems.services.enrollment import rems_id_check_digit
 
 _seq = itertools.count(1)
 CYCLE_DAYS = 28

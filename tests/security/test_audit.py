@@ -344,12 +344,32 @@ def test_r_aud_1_deleting_the_newest_entries_is_seen_only_with_an_anchor(app, cl
     assert "newest entries were deleted" in body["reason"] and f"entry #{anchored[0]}" in body["reason"]
 
 
+def _forge_and_rehash(app, backend, forged_id: int) -> None:
+    """What a forger with the database's superuser rights can do: edit entry `forged_id` and compute
+    every hash from it on again, so the chain alone still verifies."""
+    from rems.extensions import db
+    from rems.models import AuditEntry
+    from rems.services import audit
+
+    rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+    prev, updates = audit.GENESIS, []
+    for row in rows:
+        if row.id == forged_id:
+            row.action = "forged"
+        new_hash = audit.entry_hash(row, prev)
+        if row.id >= forged_id:
+            updates.append((row.id, row.action, prev, new_hash))
+        prev = new_hash
+    db.session.rollback()
+    _superuser_sql(app, backend, *(
+        f"UPDATE audit_entries SET action = '{a}', prev_hash = '{p}', entry_hash = '{h}' WHERE id = {i}"
+        for i, a, p, h in updates))
+
+
 def test_r_aud_1_a_chain_rewritten_with_new_hashes_differs_from_its_anchor(app, client, runner, backend, factory,
                                                                            tmp_path):
     """A forger who edits entry 2 and computes every later hash again leaves a valid chain; the
     anchor taken before still has the old hash of its entry."""
-    from rems.extensions import db
-    from rems.models import AuditEntry
     from rems.services import audit
 
     token = _admin_token(client, factory)
@@ -357,18 +377,7 @@ def test_r_aud_1_a_chain_rewritten_with_new_hashes_differs_from_its_anchor(app, 
     audit.anchor(_anchor_file(app))
     anchored_id = audit.head()[0]
     _some_history(factory, 1)
-    rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
-    prev, updates = rows[0].entry_hash, []
-    for row in rows[1:]:
-        if row.id == 2:
-            row.action = "forged"
-        new_hash = audit.entry_hash(row, prev)
-        updates.append((row.id, row.action, prev, new_hash))
-        prev = new_hash
-    db.session.rollback()
-    _superuser_sql(app, backend, *(
-        f"UPDATE audit_entries SET action = '{a}', prev_hash = '{p}', entry_hash = '{h}' WHERE id = {i}"
-        for i, a, p, h in updates))
+    _forge_and_rehash(app, backend, 2)
     empty = tmp_path / "no-anchors.jsonl"
     empty.write_text("")
     assert audit.verify(anchors_path=empty)["ok"] is True  # valid without the anchor
@@ -552,25 +561,12 @@ def test_r_aud_1_this_chains_own_cut_is_still_seen_beside_foreign_copies(app, cl
 def test_r_aud_1_a_log_rewritten_from_entry_1_is_not_reported_ok(app, client, runner, backend, factory):
     """A forger who rewrites the chain from its first entry changes its name too: the copies are
     then 'of another audit log', and the message says that this log may have been rewritten."""
-    from rems.extensions import db
-    from rems.models import AuditEntry
     from rems.services import audit
 
     token = _admin_token(client, factory)
     _some_history(factory, 2)
     audit.anchor(_anchor_file(app))
-    rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
-    prev, updates = audit.GENESIS, []
-    for row in rows:
-        if row.id == 1:
-            row.action = "forged"
-        new_hash = audit.entry_hash(row, prev)
-        updates.append((row.id, row.action, prev, new_hash))
-        prev = new_hash
-    db.session.rollback()
-    _superuser_sql(app, backend, *(
-        f"UPDATE audit_entries SET action = '{a}', prev_hash = '{p}', entry_hash = '{h}' WHERE id = {i}"
-        for i, a, p, h in updates))
+    _forge_and_rehash(app, backend, 1)
     body = _verify_everywhere(client, runner, token, expect_ok=False)
     assert "another audit log" in body["reason"] and "rewritten from its first entry" in body["reason"]
 

@@ -81,11 +81,11 @@ class Factory:
 
     def patient(self, prescriber=None, category="can_get_pregnant", activated=True, consent=True,
                 dob=date(2000, 5, 17)):
-        from rems.services import accounts, patient_self, patients
+        from rems.services import accounts, enrollment, patient_self
 
         prescriber = prescriber or self.prescriber()
         n = next(_seq)
-        patient, code = patients.enroll(prescriber.user, {
+        patient, code = enrollment.enroll(prescriber.user, {
             "first_name": "Pat", "last_name": f"Patient{n}", "date_of_birth": dob,
             "email": f"patient{n}@example.org", "category": category})
         patient.activation_code = code

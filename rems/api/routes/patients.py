@@ -7,7 +7,7 @@ from rems import policy
 from rems.api import F, endpoint
 from rems.api.schema import NAME, REASON, RECORDED, SIGNATURE
 from rems.models.patients import CATEGORIES, TEST_KINDS, TEST_RESULTS, TEST_SETTINGS
-from rems.services import patient_self, patients
+from rems.services import enrollment, patient_self, patients
 
 FORM = F("string", max_len=40, min_len=1)
 ENROLL = {"first_name": NAME, "last_name": NAME, "date_of_birth": F("date"), "email": F("email"),
@@ -28,7 +28,7 @@ ATTEST = {"answers": F("object"),
 
 
 def _patient(action: str, rems_id: str):
-    p = patients.by_rems_id(rems_id)
+    p = enrollment.by_rems_id(rems_id)
     policy.require(g.user, action, p)
     return p
 
@@ -36,7 +36,7 @@ def _patient(action: str, rems_id: str):
 @endpoint("POST", "/patients", action="patient.enroll", summary="Enroll a patient (R-PAT-1)", body=ENROLL,
           status=201)
 def enroll(body):
-    patient, code = patients.enroll(g.user, body)
+    patient, code = enrollment.enroll(g.user, body)
     status = patients.patient_status(patient, "prescriber", audit_read=False)
     return jsonify(rems_id=patient.rems_id, activation_code=code, status=status["course_status"],
                    transferred=code is None), 201
@@ -46,7 +46,7 @@ def enroll(body):
           summary="A new one-time activation code for a patient who has not activated yet", status=201)
 def activation_code(rems_id):
     p = _patient("patient.record", rems_id)
-    return jsonify(rems_id=p.rems_id, activation_code=patients.new_activation_code(g.user, p)), 201
+    return jsonify(rems_id=p.rems_id, activation_code=enrollment.new_activation_code(g.user, p)), 201
 
 
 @endpoint("GET", "/patients/<rems_id>", action="patient.read", summary="A patient's status and what is left")

@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rems.errors import ApiError
-from rems.services import patients, practice, worklist
+from rems.services import enrollment, patients, practice, worklist
 from rems.services.signatures import meaning as signature_meaning
 from rems.services.timeline import patient_timeline
 from rems.web import handover
@@ -118,7 +118,7 @@ def enroll():
         }
         data["first_name"], data["last_name"] = data["first_name"].strip(), data["last_name"].strip()
         try:
-            patient, code = patients.enroll(_user(), data)
+            patient, code = enrollment.enroll(_user(), data)
         except ApiError as err:
             if err.code == "DUPLICATE_PATIENT" and err.extra.get("rems_id"):  # already this prescriber's
                 flash(err.detail, "info")  # (a reloaded confirmation page sends the form again)
@@ -216,7 +216,7 @@ ACTIONS = {
 
 
 def _own_patient(rems_id: str):
-    patient = patients.by_rems_id(rems_id)
+    patient = enrollment.by_rems_id(rems_id)
     if patient is None:
         abort(404)
     require("patient.record", patient)
@@ -264,7 +264,7 @@ def activation_code(rems_id):
     if request.method == "GET":
         return _code_page(p, new_code=True)
     try:
-        code = patients.new_activation_code(_user(), p)
+        code = enrollment.new_activation_code(_user(), p)
     except ApiError as err:
         if err.status >= 500:
             raise
