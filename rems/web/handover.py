@@ -23,7 +23,7 @@ from flask import current_app, request, session
 
 KEY = "handover_once"
 TTL_SECONDS = 60  # the redirect is followed at once; a browser that did not, is shown nothing
-SHOWN_BY: set[str] = set()  # the endpoints that may take a hand-over (registered by `shows`)
+_MARK = "rems_takes_handover"
 
 
 def wall_clock() -> int:
@@ -60,9 +60,16 @@ def take(purpose: str, subject: str) -> str | None:
     return secret if isinstance(secret, str) else None
 
 
-def shows(endpoint: str) -> None:
-    """Register `endpoint` (blueprint.view) as a page that takes a hand-over."""
-    SHOWN_BY.add(endpoint)
+def shown_here(view):
+    """Mark a view as a page that takes a hand-over; other pages drop an unshown one. Put it right
+    under the route decorator, so the function the route registers carries the mark."""
+    setattr(view, _MARK, True)
+    return view
+
+
+def _takes_handover(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, _MARK, False)
 
 
 def init_app(app) -> None:
@@ -73,5 +80,5 @@ def init_app(app) -> None:
         """A secret not taken by the page it was meant for leaves the cookie at the next request.
         A request without a session cookie (the API's) is not looked at: reading the session
         would add `Vary: Cookie` to its response for nothing."""
-        if cookie in request.cookies and KEY in session and request.endpoint not in SHOWN_BY:
+        if cookie in request.cookies and KEY in session and not _takes_handover(request.endpoint):
             session.pop(KEY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -106,25 +107,43 @@ BAD_PAGE_LINK = ("This page link is not valid (it may have been cut short), so t
                  "authorizations are shown.")
 
 
-def _page_link() -> tuple[keyset.Position | None, keyset.Position | None, bool]:
-    """The `before` (Older RMAs) or `after` (Newer) position of the URL; a made-up or cut link
-    is the first page, with a message (never an error page)."""
-    try:
-        before = keyset.parse(request.args.get("before", type=str))
-        after = keyset.parse(request.args.get("after", type=str))
-    except keyset.BadToken:
-        return None, None, True
-    if before is not None and after is not None:
-        return None, None, True
-    return before, after, False
+@dataclass(frozen=True)
+class ListRequest:
+    """The RMA list's search and page link of this request, read once: `before` (Older RMAs) or
+    `after` (Newer); a made-up or cut link is the first page, with a message (never an error page)."""
+    find: str = ""
+    before: keyset.Position | None = None
+    after: keyset.Position | None = None
+    bad_link: bool = False
+
+    @classmethod
+    def of_request(cls) -> ListRequest:
+        find = (request.args.get("find") or "")[:40]
+        try:
+            before = keyset.parse(request.args.get("before", type=str))
+            after = keyset.parse(request.args.get("after", type=str))
+        except keyset.BadToken:
+            return cls(find, bad_link=True)
+        if before is not None and after is not None:
+            return cls(find, bad_link=True)
+        return cls(find, before, after)
+
+    def args(self) -> dict:
+        """The query arguments that bring the pharmacist back to this search and page (the
+        reversal form carries them, so a reversal returns to the page it was made on, QA 2026-11-26)."""
+        args = {"find": self.find} if self.find else {}
+        if self.before is not None:
+            args["before"] = self.before.token
+        elif self.after is not None:
+            args["after"] = self.after.token
+        return args
 
 
 @bp.get("/pharmacy/rmas")
 @role_required("dispense.check")  # the pharmacist's own pharmacies' RMAs
 def rmas():
-    find = (request.args.get("find") or "")[:40]
-    before, after, bad_link = _page_link()
-    return _rmas_page(_recent(_me(), find, before, after), find=find, bad_link=bad_link)
+    q = ListRequest.of_request()
+    return _rmas_page(_recent(_me(), q.find, q.before, q.after), q)
 
 
 # The badge of an RMA in the list names why it may not be filled (dispensing.dispense_stop); any other
@@ -149,10 +168,11 @@ def _not_reversed(form) -> str:
     return " ".join([f"{form.rma_prefix} was not reversed.", *(m if m.endswith(".") else f"{m}." for m in messages)])
 
 
-def _rmas_page(page: keyset.Page, failed=None, status=200, find: str = "", bad_link: bool = False):
+def _rmas_page(page: keyset.Page, q: ListRequest, failed=None, status=200, find: str | None = None):
     """One reversal form per unreversed RMA (an expired one too: one never picked up can be reversed
-    after its window), each with its own prefix (unique ids and labels); "Older RMAs" / "Newer"
-    links keep the search."""
+    after its window), each with its own prefix (unique ids and labels) and the list's search and
+    page of `q`; "Older RMAs" / "Newer" links keep the search. `find`: the search shown, when it is
+    not the request's."""
     rows = page.rows
     forms = {a.rma: ReverseForm(prefix=a.rma, formdata=None) for a in rows if a.status != "reversed"}
     if failed is not None:
@@ -160,29 +180,14 @@ def _rmas_page(page: keyset.Page, failed=None, status=200, find: str = "", bad_l
     states = {a.rma: _rma_state(a) for a in rows}
     return render_template("pharmacist/rmas.html", rows=rows, page=page, forms=forms, states=states,
                            failed=failed, not_reversed=_not_reversed(failed) if failed is not None else None,
-                           find=find, recent=dispensing.RECENT_RMAS, list_args=_list_args(),
-                           bad_link=BAD_PAGE_LINK if bad_link else None), status
-
-
-def _list_args() -> dict:
-    """The RMA list's search and page of this request, when valid (the reversal form carries them,
-    so the pharmacist comes back to the page they reversed from, QA 2026-11-26)."""
-    args = {}
-    find = (request.args.get("find") or "")[:40]
-    if find:
-        args["find"] = find
-    before, after, bad = _page_link()
-    if not bad and before is not None:
-        args["before"] = before.token
-    elif not bad and after is not None:
-        args["after"] = after.token
-    return args
+                           find=q.find if find is None else find, recent=dispensing.RECENT_RMAS,
+                           list_args=q.args(), bad_link=BAD_PAGE_LINK if q.bad_link else None), status
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")
 @role_required("authorization.reverse")
 def reverse(rma):
-    user = _me()
+    user, q = _me(), ListRequest.of_request()
     form = ReverseForm(prefix=rma[:20])
     form.rma_prefix = rma[:20]
     if form.validate_on_submit():
@@ -199,10 +204,10 @@ def reverse(rma):
             )
             # back to the list's page the form was on, where the RMA now reads "reversed" (positions do
             # not move); a form posted from nowhere in particular shows the reversed RMA by its number
-            back = _list_args() or {"find": row.rma}
+            back = q.args() or {"find": row.rma}
             return redirect(url_for("pharmacist.rmas", **back))
     # the RMA with its form and error, even when it is older than the latest ones (found by a search)
-    return _rmas_page(_recent(user, find=rma[:20]), failed=form, status=400, find=rma[:20])
+    return _rmas_page(_recent(user, find=rma[:20]), q, failed=form, status=400, find=rma[:20])
 
 
 def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200):
@@ -230,10 +235,10 @@ def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200
 # An invited pharmacist's activation code is shown once, on the page the invitation's POST
 # redirects to (a reload sends nothing again), crossing there encrypted (rems.web.handover).
 INVITE_PURPOSE = "pharmacist_invitation"
-handover.shows("pharmacist.pharmacy")
 
 
 @bp.get("/pharmacy/manage")
+@handover.shown_here
 @role_required("dispense.check")  # the pharmacist's own memberships (pharmacy.view checks each one)
 def pharmacy():
     issued = handover.take(INVITE_PURPOSE, str(_me().id))

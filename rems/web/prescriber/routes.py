@@ -151,8 +151,6 @@ def enroll():
 # or a replacement code), so reloading that page sends no form again. It crosses to that page
 # encrypted in the session (rems.web.handover), bound to this patient, for one redirect.
 CODE_PURPOSE = "patient_activation_code"
-handover.shows("prescriber.enrolled")
-handover.shows("prescriber.activation_code")
 
 
 def _code_page(patient, new_code: bool):
@@ -169,6 +167,7 @@ def _code_page(patient, new_code: bool):
 
 
 @bp.get("/patients/<rems_id>/enrolled")
+@handover.shown_here
 @role_required("patient.record")
 def enrolled(rems_id):
     return _code_page(_own_patient(rems_id), new_code=False)
@@ -256,6 +255,7 @@ def patient(rems_id):
 
 
 @bp.route("/patients/<rems_id>/activation-code", methods=["GET", "POST"])
+@handover.shown_here
 @role_required("patient.record")
 def activation_code(rems_id):
     """R-PAT-3: a new one-time code for a patient who lost theirs (CSRF: the app's CSRFProtect);
