@@ -102,12 +102,15 @@ def reminders():
 
 
 @reminders.command("run")
+@click.option("--processes", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Split the sweep into this many parts run at once, one process each (PostgreSQL; "
+                   "on SQLite the parts run one after another).")
 @with_appcontext
-def reminders_run():
+def reminders_run(processes):
     """Run one reminder sweep synchronously."""
-    from rems.services.reminders import sweep
+    from rems.services.reminders import sweep, sweep_in_processes
 
-    click.echo(json.dumps(sweep()))
+    click.echo(json.dumps(sweep() if processes == 1 else sweep_in_processes(processes)))
 
 
 @click.group(cls=AppGroup)

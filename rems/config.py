@@ -39,6 +39,19 @@ def _engine_options(db_url: str) -> dict:
     return options
 
 
+def _sweep_parts() -> int:
+    """REMS_SWEEP_PARTS: the beat's reminder sweep is sent as this many part tasks, which workers
+    run at once (rems.services.reminders_due.Shard); 1: one task."""
+    raw = os.environ.get("REMS_SWEEP_PARTS", "1")
+    try:
+        parts = int(raw)
+    except ValueError:
+        parts = 0
+    if not 1 <= parts <= 32:
+        raise ConfigError(f"REMS_SWEEP_PARTS must be a whole number from 1 to 32, not {raw!r}")
+    return parts
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the Flask config: embedded defaults unless REMS_* variables say otherwise."""
     overrides = dict(overrides or {})
@@ -72,6 +85,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "AUDIT_ANCHOR_FILE": os.environ.get("REMS_AUDIT_ANCHOR_FILE") or str(ipath / "audit-anchors.jsonl"),
         "PROGRAM": program,
         "CLOCK_OFFSET_DAYS": offset,
+        "SWEEP_PARTS": _sweep_parts(),
         "TOKEN_TTL_HOURS": 12,
         "ACTIVATION_TTL_DAYS": 30,
         "SESSION_IDLE_MINUTES": 15,

@@ -107,10 +107,26 @@ def deliver_notification(notification_id: int) -> None:
 
 @app.task(name="rems.reminder_sweep", queue="default")
 def reminder_sweep() -> dict:
-    """R-REM-1: select due reminders, record them once, queue their delivery after commit."""
+    """R-REM-1: select due reminders, record them once, queue their delivery after commit. With
+    SWEEP_PARTS > 1 (REMS_SWEEP_PARTS) the sweep is sent on as that many part tasks instead,
+    which the workers' processes run at once (each records its own courses' reminders)."""
     from rems.services.reminders import sweep
 
-    return sweep()
+    parts = flask_app.config["SWEEP_PARTS"]
+    if parts == 1:
+        return sweep()
+    for part in range(parts):
+        reminder_sweep_part.delay(part, parts)
+    return {"parts": parts}
+
+
+@app.task(name="rems.reminder_sweep_part", queue="default")
+def reminder_sweep_part(part: int, of: int) -> dict:
+    """R-REM-1, R-REM-2: one part of a sweep (the courses whose id % of == part); idempotent like
+    the whole sweep: a row already recorded is not recorded again."""
+    from rems.services.reminders import Shard, sweep
+
+    return sweep(Shard(part, of))
 
 
 @app.task(name="rems.audit_anchor", queue="default")

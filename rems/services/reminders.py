@@ -11,6 +11,7 @@ row are serialised by a row lock.
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -23,7 +24,7 @@ from rems.extensions import db
 from rems.models import Notification, ReminderSent, User
 from rems.models.types import UTCDateTime
 from rems.services import mail
-from rems.services.reminders_due import Due, all_due  # noqa: F401 (re-exported)
+from rems.services.reminders_due import WHOLE, Due, Shard, all_due  # noqa: F401 (re-exported)
 
 KINDS = ("window_closing", "attestation_pending", "next_test_due", "post_treatment_test_due",
          "post_treatment_precautions", "prescriber_certification_expiring",
@@ -118,12 +119,15 @@ def _lost() -> list[int]:
         .order_by(ReminderSent.id).limit(REDELIVER_BATCH)).scalars())
 
 
-def sweep() -> dict:
-    """R-REM-1: record every reminder due today once; deliveries are queued after the commit."""
+def sweep(shard: Shard = WHOLE) -> dict:
+    """R-REM-1: record every reminder due today once; deliveries are queued after the commit.
+
+    `shard`: this part of the courses only (reminders_due.Shard); the parts of one sweep can run at
+    once, in separate processes. Part 0 also re-queues the rows whose delivery was lost."""
     prog, current, today = clock.program(), clock.now(), clock.today()
     with tasks.unit_of_work():
-        new = record(all_due(current, today, prog))
-        lost = _lost()
+        new = record(all_due(current, today, prog, shard))
+        lost = _lost() if shard.part == 0 else []
         created = {rid for rid, _ in new}
         ids = [rid for rid, _ in new] + [rid for rid in lost if rid not in created]
         # one message per DELIVERY_BATCH rows: a first sweep over 1M patients records ~100k reminders,
@@ -132,6 +136,68 @@ def sweep() -> dict:
             tasks.enqueue("rems.deliver_reminders", ids[start:start + DELIVERY_BATCH])
     counts = Counter(kind for _, kind in new)
     return {**{kind: counts.get(kind, 0) for kind in KINDS}, "redelivered": len(lost)}
+
+
+def sweep_in_processes(processes: int) -> dict:
+    """One sweep split into `processes` parts (Shard) that run at once, each in a process of its
+    own forked from this one, with its own connections and transaction (`rems reminders run
+    --processes N`). The engine's work per course is Python, so one process uses one core while
+    the database waits; parts use the others (bench/NOTES.md). SQLite takes one writer at a time:
+    there the parts run one after another here. Returns the parts' counts added up. A part that
+    failed is an error naming it, after the others have ended: their rows are committed, and a new
+    sweep records only what is still missing (R-REM-2)."""
+    parts = [Shard(k, processes) for k in range(processes)]
+    if db.engine.dialect.name == "postgresql" and processes > 1:
+        outcomes = _forked(parts)
+    else:
+        outcomes = [(part, _here(part)) for part in parts]
+    failed = [f"part {part.part} of {part.of}: {result}" for part, result in outcomes if not isinstance(result, dict)]
+    if failed:
+        raise RuntimeError("reminder sweep failed in " + "; ".join(failed))
+    return {key: sum(result.get(key, 0) for _, result in outcomes) for key in (*KINDS, "redelivered")}
+
+
+def _here(part: Shard) -> dict | str:
+    """One part in this process: its counts, or what went wrong."""
+    try:
+        return sweep(part)
+    except Exception as exc:  # noqa: BLE001 - reported by sweep_in_processes, which fails the sweep
+        db.session.rollback()
+        current_app.logger.exception("reminder sweep part %s of %s failed", part.part, part.of)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _forked(parts: list[Shard]) -> list[tuple[Shard, dict | str]]:
+    """Each part in a child process forked from this one; their answers come back through pipes."""
+    app = current_app._get_current_object()
+    db.session.remove()
+    fork = multiprocessing.get_context("fork")
+    running = []
+    for part in parts:
+        receive, send = fork.Pipe(duplex=False)
+        proc = fork.Process(target=_child, args=(app, part, send), name=f"sweep part {part.part}")
+        proc.start()
+        send.close()
+        running.append((part, proc, receive))
+    outcomes = []
+    for part, proc, receive in running:
+        try:
+            result = receive.recv()
+        except EOFError:  # the process died without an answer
+            result = None
+        proc.join()
+        outcomes.append((part, result if result is not None else f"the process ended with code {proc.exitcode}"))
+    return outcomes
+
+
+def _child(app, part: Shard, answer) -> None:
+    """A forked process: the parent's pooled connections are not this one's to use."""
+    with app.app_context():
+        db.engine.dispose(close=False)
+        try:
+            answer.send(_here(part))
+        finally:
+            db.session.remove()
 
 
 def friendly(day: date, today: date) -> str:

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, union
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, true, union
 from sqlalchemy.orm import aliased
 
 from rems import driver
@@ -50,6 +50,28 @@ class Due:
     kind: str
     subject_key: str
     payload: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One of `of` disjoint parts of a sweep: the courses whose id % of == part. Every reminder
+    but the certification ones belongs to one course (its subject key names the course or one of
+    its RMAs), so the parts record disjoint rows and can run at the same time, in separate
+    processes and transactions (R-REM-2 still holds: each row is keyed). Certification reminders
+    (a handful a day) go with part 0."""
+    part: int = 0
+    of: int = 1
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.of, int) and self.of >= 1 and isinstance(self.part, int) and 0 <= self.part < self.of):
+            raise ValueError(f"shard {self.part} of {self.of}: the part must be 0..{self.of - 1}")
+
+    def courses(self, course_id_col):
+        """The SQL condition that keeps this part's courses (none when the sweep is whole)."""
+        return true() if self.of == 1 else (course_id_col % self.of) == self.part
+
+
+WHOLE = Shard()
 
 
 def _reachable(user_id_col):
@@ -88,7 +110,7 @@ def certification_expiring(today: date, prog: Program) -> Iterator[Due]:
                   {"until": ends.isoformat(), "pharmacy": name})
 
 
-def _next_test_candidates(today: date, prog: Program):
+def _next_test_candidates(today: date, prog: Program, shard: Shard = WHOLE):
     """Each in-treatment CGP course's latest RMA issued N days ago or earlier, with no test since
     and no reminder yet (driven from the active courses, through the authorizations course_id index)."""
     # local_date(rma.recorded_at) + N <= today  <=>  recorded before local midnight ending today - N
@@ -105,19 +127,20 @@ def _next_test_candidates(today: date, prog: Program):
                                    later_rma.id > Authorization.id, later_rma.status == "authorized"),
                    ~exists().where(PregnancyTest.course_id == Course.id,
                                    PregnancyTest.recorded_at > Authorization.recorded_at),
-                   _reachable(Patient.user_id), _not_sent(Patient.user_id, NEXT_TEST, key))
+                   _reachable(Patient.user_id), _not_sent(Patient.user_id, NEXT_TEST, key),
+                   shard.courses(Course.id))
             .order_by(Authorization.id))
 
 
-def next_test_due(today: date, prog: Program) -> Iterator[Due]:
+def next_test_due(today: date, prog: Program, shard: Shard = WHOLE) -> Iterator[Due]:
     """R-REM-1: the next monthly test is due on the previous RMA's day + N (CGP, in treatment),
     and no test was recorded since that RMA. Streamed."""
-    for rma_id, issued, user_id in _stream(_next_test_candidates(today, prog)):
+    for rma_id, issued, user_id in _stream(_next_test_candidates(today, prog, shard)):
         due = local_date(issued, prog) + timedelta(days=prog.next_test_reminder_after_rma_days)
         yield Due(user_id, NEXT_TEST, f"rma:{rma_id}", {"due": due.isoformat()})
 
 
-def post_treatment(today: date, prog: Program) -> Iterator[Due]:
+def post_treatment(today: date, prog: Program, shard: Shard = WHOLE) -> Iterator[Due]:
     """R-CON-3, R-END-2: contraception and no blood donation until last dose + N days (once, at the
     end of treatment); R-END-1: the post-treatment test is due from last dose + N days."""
     precautions_from = today - timedelta(days=prog.post_treatment_contraception_days)
@@ -125,7 +148,7 @@ def post_treatment(today: date, prog: Program) -> Iterator[Due]:
         select(Course.id, Course.last_dose_date, Patient.user_id, Patient.category)
         .join(Patient, Patient.id == Course.patient_id)
         .where(Course.last_dose_date > precautions_from, Course.last_dose_date <= today,
-               Course.pregnancy_reported_at.is_(None), _reachable(Patient.user_id)))
+               Course.pregnancy_reported_at.is_(None), _reachable(Patient.user_id), shard.courses(Course.id)))
     for course_id, last_dose, user_id, category in rows:
         until = last_dose + timedelta(days=prog.post_treatment_contraception_days)
         yield Due(user_id, "post_treatment_precautions", f"course:{course_id}",
@@ -138,7 +161,7 @@ def post_treatment(today: date, prog: Program) -> Iterator[Due]:
         select(Course.id, Course.last_dose_date, Patient.user_id)
         .join(Patient, Patient.id == Course.patient_id)
         .where(Course.status == "post_treatment", Course.last_dose_date <= test_from,
-               _reachable(Patient.user_id), _not_sent(Patient.user_id, kind, key)))
+               _reachable(Patient.user_id), _not_sent(Patient.user_id, kind, key), shard.courses(Course.id)))
     for course_id, last_dose, user_id in rows:
         due = last_dose + timedelta(days=prog.post_treatment_test_after_days)
         yield Due(user_id, kind, f"course:{course_id}", {"due": due.isoformat()})
@@ -180,17 +203,17 @@ def _closing(day_col, window_days: int, today: date, prog: Program):
     return or_(*arms)
 
 
-def _in_treatment(opening, category_clause):
+def _in_treatment(opening, category_clause, shard: Shard):
     """FROM the opening record joined to its course, patient and the patient's prescriber: every
     subquery below is then correlated one level deep (SQLAlchemy auto-correlation)."""
     return (select(Course.id).select_from(opening).join(Course, Course.id == opening.course_id)
             .join(Patient, Patient.id == Course.patient_id)
             .join(Prescriber, Prescriber.id == Patient.prescriber_id)
             .where(Course.status.in_(IN_TREATMENT), _latest_course(), category_clause,
-                   _no_rma_after(opening)))
+                   _no_rma_after(opening), shard.courses(Course.id)))
 
 
-def _window_candidates(now: datetime, today: date, prog: Program):
+def _window_candidates(now: datetime, today: date, prog: Program, shard: Shard = WHOLE):
     """Courses in treatment that may owe a window reminder today, narrowed in SQL to a superset of
     what the engine would remind (R-CYC-1..3, R-REM-1): the record opening the window must exist in
     the date range, with no unreversed RMA after it (else its cycle ended), and
@@ -209,24 +232,24 @@ def _window_candidates(now: datetime, today: date, prog: Program):
         ~exists().where(ReminderSent.recipient_id == Patient.user_id,
                         ReminderSent.kind == "attestation_pending", ReminderSent.subject_key.like(attest_key),
                         ReminderSent.created_at >= t.recorded_at))
-    cgp = _in_treatment(t, Patient.category == CGP).where(
+    cgp = _in_treatment(t, Patient.category == CGP, shard).where(
         t.result == "negative", t.kind.in_(OPENING_TESTS),
         t.specimen_date.between(today - timedelta(days=prog.cgp_window_days - 1), today),
         or_(_closing(t.specimen_date, prog.cgp_window_days, today, prog), attestation_pending))
     v = aliased(Visit)
     ccgp_from = today - timedelta(days=prog.ccgp_window_days - 1)
-    ccgp = _in_treatment(v, Patient.category != CGP).where(
+    ccgp = _in_treatment(v, Patient.category != CGP, shard).where(
         v.visit_date.between(ccgp_from, ccgp_from + timedelta(days=prog.window_closing_reminder_days)),
         _closing(v.visit_date, prog.ccgp_window_days, today, prog))
     ids = union(cgp, ccgp).subquery()
     return select(ids.c.id).order_by(ids.c.id)
 
 
-def window_reminders(now: datetime, today: date, prog: Program) -> Iterator[Due]:
+def window_reminders(now: datetime, today: date, prog: Program, shard: Shard = WHOLE) -> Iterator[Due]:
     """R-REM-1: window closes within the lead time and no RMA yet (patient; prescriber when
     requirements are unmet); monthly attestation pending (CGP, window open or test recorded).
     Candidates are streamed and evaluated by the engine in batches of ENGINE_BATCH."""
-    candidates = (course_id for (course_id,) in _stream(_window_candidates(now, today, prog)))
+    candidates = (course_id for (course_id,) in _stream(_window_candidates(now, today, prog, shard)))
     batch = list(islice(candidates, ENGINE_BATCH))  # the first fetch plans and runs the candidates query
     with _serial_plans():
         while batch:
@@ -318,8 +341,10 @@ def _for_course(row, records: dict, now: datetime, today: date, prog: Program) -
                   {"closes": window.closes.isoformat() if window_open else None})
 
 
-def all_due(now: datetime, today: date, prog: Program) -> Iterator[Due]:
-    yield from window_reminders(now, today, prog)
-    yield from next_test_due(today, prog)
-    yield from post_treatment(today, prog)
-    yield from certification_expiring(today, prog)
+def all_due(now: datetime, today: date, prog: Program, shard: Shard = WHOLE) -> Iterator[Due]:
+    """Every reminder due today (of one part of the courses, `shard`)."""
+    yield from window_reminders(now, today, prog, shard)
+    yield from next_test_due(today, prog, shard)
+    yield from post_treatment(today, prog, shard)
+    if shard.part == 0:
+        yield from certification_expiring(today, prog)

@@ -51,11 +51,11 @@ def run(app, broker, tmp_path):
     """run(inbox) -> a started worker whose mail goes to that inbox; the app sends to that worker."""
     started = []
 
-    def start(inbox: Inbox) -> Worker:
+    def start(inbox: Inbox, env: dict | None = None) -> Worker:
         smtp = _smtp(inbox)
         worker = Worker(app.config["SQLALCHEMY_DATABASE_URI"], f"smtp://127.0.0.1:{smtp.port}", broker,
                         tmp_path,
-                        app.config.get("CLOCK_OFFSET_DAYS", 0))
+                        app.config.get("CLOCK_OFFSET_DAYS", 0), env)
         started.append((worker, smtp))
         worker.start()
         app.extensions["rems_celery_client"] = producer(broker)
@@ -125,6 +125,25 @@ def test_due_reminders_reach_the_inbox_once_whatever_the_sweeps(app, factory, ru
     assert len(rows) == expected and all(r.email_sent_at is not None for r in rows)
     notes = db.session.execute(select(Notification.kind)).scalars().all()
     assert Counter(notes)["prescriber_certification_expiring"] == 3
+
+
+def test_the_beat_sweep_sent_in_parts_emails_each_reminder_once(app, factory, run):
+    """R-REM-1/2 with REMS_SWEEP_PARTS=2: the beat's "rems.reminder_sweep" sends two part tasks
+    (which a worker's processes run at once), and each due reminder is emailed exactly once."""
+    pres = factory.prescriber()
+    patient = s.cgp_in_window(factory, pres, confirmation_days_ago=4)
+    people = _expiring_prescribers(factory, 3)
+    inbox = Inbox()
+    worker = run(inbox, env={"REMS_SWEEP_PARTS": "2"})
+    app.extensions["rems_celery_client"].send_task("rems.reminder_sweep", queue="default")
+    expected = 3 + 3  # certification x3; patient window + attestation; prescriber window
+    messages = _settle(inbox, expected)
+    counts = Counter((m["To"], m["Subject"]) for m in messages)
+    assert len(messages) == expected and set(counts.values()) == {1}, counts
+    assert {p.user.email for p in people} | {patient.email, pres.user.email} == {m["To"] for m in messages}
+    log = worker.log.read_text()
+    assert log.count("Task rems.reminder_sweep_part[") >= 2 * 2, log[-3000:]  # received and succeeded, each
+    assert len(_sent_rows()) == expected
 
 
 def test_worker_killed_mid_batch_then_restarted_delivers_each_reminder_once(app, factory, run):

@@ -39,12 +39,13 @@ def producer(prefix: str):
 
 
 class Worker:
-    def __init__(self, database_url: str, smtp_url: str, prefix: str, log_dir: Path, clock_offset: int = 0):
+    def __init__(self, database_url: str, smtp_url: str, prefix: str, log_dir: Path, clock_offset: int = 0,
+                 env: dict | None = None):
         self.prefix, self.log_dir, self.proc, self.runs = prefix, log_dir, None, 0
         self.env = {**os.environ, "REMS_DATABASE_URL": database_url, "REMS_REDIS_URL": REDIS_URL,
                     "REMS_SMTP_URL": smtp_url, "REMS_SECRET_KEY": "worker-test", "REMS_ENV": "development",
                     "REMS_CLOCK_OFFSET_DAYS": str(clock_offset), "REMS_TEST_CELERY_PREFIX": prefix,
-                    "REMS_AUDIT_ANCHOR_FILE": str(log_dir / "audit-anchors.jsonl")}
+                    "REMS_AUDIT_ANCHOR_FILE": str(log_dir / "audit-anchors.jsonl"), **(env or {})}
 
     @property
     def log(self) -> Path:
