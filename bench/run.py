@@ -7,9 +7,10 @@ replaying
 request files: GET /api/v1/ping (authenticated no-op: the baseline), GET /api/v1/eligibility (a
 random mix of all patients: eligible and refused, every check audited), POST /api/v1/authorizations
 (80% eligible patients -> 201 RMA issued, 20% patients whose tests/visit are due -> 409 refused).
-Then the reminder sweep over each database (and over the largest on its worst day) and the PDF
-timing. Writes bench/results.md. RMAs issued by a previous run (recorded on the seed day or later)
-are deleted first, so runs repeat. Each endpoint gets --duration seconds (<= 30) in all.
+Then the reminder sweep over each database (and over the largest on its worst day, in one process
+and in two: `rems reminders run --processes 2`) and the PDF timing. Writes bench/results.md. RMAs
+issued by a previous run (recorded on the seed day or later) are deleted first, so runs repeat.
+Each endpoint gets --duration seconds (<= 30) in all.
 """
 
 from __future__ import annotations
@@ -394,6 +395,7 @@ def main(argv=None) -> None:
     if not args.skip_sweep:  # each size on the seed day, then the largest on its worst day (bench/NOTES.md)
         sweep = [extras.sweep(f"rems_bench_{s}", log) for s in sizes]
         sweep.append(extras.sweep(f"rems_bench_{sizes[-1]}", log, offset_days=3))
+        sweep.append(extras.sweep(f"rems_bench_{sizes[-1]}", log, offset_days=3, processes=2))
     pdf = None if args.skip_pdf else extras.pdf(log)
     cmd = "  ".join([".venv/bin/python bench/run.py", *(argv or sys.argv[1:])])
     load_after = os.getloadavg()

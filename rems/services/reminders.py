@@ -42,7 +42,10 @@ SUBJECTS = {
 DATE_KEYS = ("closes", "due", "until", "last_dose")
 INSERT_CHUNK = 1000
 REDELIVER_AFTER = timedelta(hours=1)  # a row still unsent after this was lost (crash before enqueue)
-REDELIVER_MAX_ATTEMPTS = 10
+# R-REM-2: ... and every sweep queues it again until this age, however many attempts failed (a mail
+# server down for minutes used up a delivery task's retries and a cap of 10 attempts at once, and the
+# email was never sent). Window reminders go out 2 days ahead: a late one still precedes the close.
+REDELIVER_FOR = timedelta(days=2)
 REDELIVER_BATCH = 1000
 DELIVERY_BATCH = 100
 
@@ -111,23 +114,40 @@ def record(due: Iterable[Due]) -> list[tuple[int, str]]:
 
 def _lost() -> list[int]:
     """Rows recorded but never emailed long after (the process died between commit and enqueue,
-    or the broker lost the message): queue them again; delivery is idempotent."""
-    cutoff = clock.now() - REDELIVER_AFTER
+    the broker lost the message, or the mail server was down through every retry): queue them
+    again, until REDELIVER_FOR after they were recorded; delivery is idempotent."""
+    current = clock.now()
     return list(db.session.execute(
-        select(ReminderSent.id).where(ReminderSent.email_sent_at.is_(None), ReminderSent.created_at < cutoff,
-                                      ReminderSent.attempts < REDELIVER_MAX_ATTEMPTS)
+        select(ReminderSent.id).where(ReminderSent.email_sent_at.is_(None),
+                                      ReminderSent.created_at < current - REDELIVER_AFTER,
+                                      ReminderSent.created_at > current - REDELIVER_FOR)
         .order_by(ReminderSent.id).limit(REDELIVER_BATCH)).scalars())
+
+
+def _requeue_stalled() -> None:
+    """The database is the schedule: PDFs still pending (R-DOC-1) and notifications never emailed
+    (R-PT-4) are queued again, e.g. after the broker was down when their request committed
+    (rems.tasks.send logs and goes on). Both tasks are idempotent."""
+    from rems.services import documents, notify
+
+    for document_id in documents.stalled():
+        tasks.enqueue("rems.render_document", document_id)
+    for notification_id in notify.unsent(KINDS):
+        tasks.enqueue("rems.deliver_notification", notification_id)
 
 
 def sweep(shard: Shard = WHOLE) -> dict:
     """R-REM-1: record every reminder due today once; deliveries are queued after the commit.
 
     `shard`: this part of the courses only (reminders_due.Shard); the parts of one sweep can run at
-    once, in separate processes. Part 0 also re-queues the rows whose delivery was lost."""
+    once, in separate processes. Part 0 also re-queues the rows whose delivery was lost, and the
+    other background work the database says was never done (_requeue_stalled)."""
     prog, current, today = clock.program(), clock.now(), clock.today()
     with tasks.unit_of_work():
         new = record(all_due(current, today, prog, shard))
         lost = _lost() if shard.part == 0 else []
+        if shard.part == 0:
+            _requeue_stalled()
         created = {rid for rid, _ in new}
         ids = [rid for rid, _ in new] + [rid for rid in lost if rid not in created]
         # one message per DELIVERY_BATCH rows: a first sweep over 1M patients records ~100k reminders,
@@ -139,16 +159,17 @@ def sweep(shard: Shard = WHOLE) -> dict:
 
 
 def sweep_in_processes(processes: int) -> dict:
-    """One sweep split into `processes` parts (Shard) that run at once, each in a process of its
-    own forked from this one, with its own connections and transaction (`rems reminders run
-    --processes N`). The engine's work per course is Python, so one process uses one core while
-    the database waits; parts use the others (bench/NOTES.md). SQLite takes one writer at a time:
-    there the parts run one after another here. Returns the parts' counts added up. A part that
-    failed is an error naming it, after the others have ended: their rows are committed, and a new
-    sweep records only what is still missing (R-REM-2)."""
+    """One sweep split into `processes` parts (Shard) that run at once: part 0 in this process,
+    each other part in a process forked from it, with its own connections and transaction (`rems
+    reminders run --processes N`). The engine's work per course is Python, so one process uses
+    one core while the database waits; parts use the others (bench/NOTES.md). SQLite takes one
+    writer at a time: there the parts run one after another here. Returns the parts' counts added
+    up. A part that failed is an error naming it, after the others have ended: their rows are
+    committed, and a new sweep records only what is still missing (R-REM-2)."""
     parts = [Shard(k, processes) for k in range(processes)]
     if db.engine.dialect.name == "postgresql" and processes > 1:
-        outcomes = _forked(parts)
+        running = _fork(parts[1:])
+        outcomes = [(parts[0], _here(parts[0])), *_answers(running)]
     else:
         outcomes = [(part, _here(part)) for part in parts]
     failed = [f"part {part.part} of {part.of}: {result}" for part, result in outcomes if not isinstance(result, dict)]
@@ -167,8 +188,8 @@ def _here(part: Shard) -> dict | str:
         return f"{type(exc).__name__}: {exc}"
 
 
-def _forked(parts: list[Shard]) -> list[tuple[Shard, dict | str]]:
-    """Each part in a child process forked from this one; their answers come back through pipes."""
+def _fork(parts: list[Shard]) -> list:
+    """Start a forked child process for each part (before this process opens a connection again)."""
     app = current_app._get_current_object()
     db.session.remove()
     fork = multiprocessing.get_context("fork")
@@ -179,6 +200,11 @@ def _forked(parts: list[Shard]) -> list[tuple[Shard, dict | str]]:
         proc.start()
         send.close()
         running.append((part, proc, receive))
+    return running
+
+
+def _answers(running: list) -> list[tuple[Shard, dict | str]]:
+    """Each child's counts (or what went wrong), once it has ended."""
     outcomes = []
     for part, proc, receive in running:
         try:
