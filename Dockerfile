@@ -5,7 +5,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . /app
-RUN pip install --no-cache-dir . && useradd --create-home rems && mkdir -p /app/instance /var/lib/rems-anchors \
+# editable, as README's "Running it for real": templates/ and migrations/ sit beside the packages, not in
+# the distribution, so `rems db upgrade` run from a plain install would find no migrations
+RUN pip install --no-cache-dir -e . && useradd --create-home rems && mkdir -p /app/instance /var/lib/rems-anchors \
     && chown rems /app/instance /var/lib/rems-anchors
 USER rems
 EXPOSE 8000

@@ -15,13 +15,18 @@ def _create_app():
 
 
 class _RemsGroup(FlaskGroup):
-    """A database that cannot be reached or was never migrated is a message, not a traceback."""
+    """A database that cannot be reached or was never migrated, and a configuration the service
+    refuses (rems.config.ConfigError), are a message, not a traceback."""
 
     def invoke(self, ctx):
         from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
+        from rems.config import ConfigError
+
         try:
             return super().invoke(ctx)
+        except ConfigError as err:
+            raise click.ClickException(f"configuration refused: {err}") from err
         except (OperationalError, ProgrammingError, InterfaceError) as err:
             reason = str(err.orig).strip().splitlines()[0] if err.orig is not None else str(err)
             raise click.ClickException(
@@ -45,9 +50,12 @@ def users():
 @with_appcontext
 def create_admin(email, password):
     """Create an administrator account."""
+    from rems.api.schema import EMAIL_RE
     from rems.errors import ApiError
     from rems.services.accounts import create_admin as create
 
+    if len(email.strip()) > 254 or not EMAIL_RE.match(email.strip()):  # the API's and the forms' rule
+        raise click.BadParameter(f"{email!r} is not an email address like name@example.org", param_hint="--email")
     try:
         user = create(email, password)
     except ApiError as err:
@@ -122,8 +130,13 @@ def demo():
 @with_appcontext
 def demo_seed():
     """Seed a believable practice (idempotent: does nothing if demo data exists)."""
+    from flask import current_app
+
     from rems.demo import seed
 
+    if current_app.config["REMS_ENV"] == "production":  # an administrator whose password is published
+        raise click.ClickException("demo data is refused when REMS_ENV=production (its accounts share "
+                                   "a published password); use `rems users create-admin`")
     for line in seed():
         click.echo(line)
 

@@ -12,8 +12,17 @@ class ConfigError(RuntimeError):
     """The service refuses to start with this configuration."""
 
 
+ENVIRONMENTS = ("development", "production")
+# signs the sessions and keys the one-time code hand-over (rems/web/handover.py): in production a
+# guessable key is refused like a missing one (`openssl rand -hex 32` gives 64 characters)
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
 def _secret_key(instance_path: Path, production: bool) -> str:
     key = os.environ.get("REMS_SECRET_KEY")
+    if key and production and len(key) < MIN_PRODUCTION_SECRET_LENGTH:
+        raise ConfigError(f"REMS_SECRET_KEY is too short for REMS_ENV=production ({len(key)} characters): use "
+                          f"at least {MIN_PRODUCTION_SECRET_LENGTH} random characters, e.g. `openssl rand -hex 32`")
     if key:
         return key
     if production:
@@ -57,7 +66,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     overrides = dict(overrides or {})
     ipath = Path(instance_path)
     ipath.mkdir(parents=True, exist_ok=True)
-    env = overrides.get("REMS_ENV", os.environ.get("REMS_ENV", "development"))
+    env = overrides.get("REMS_ENV", os.environ.get("REMS_ENV") or "development")
+    if env not in ENVIRONMENTS:  # a typo ("prod") must not quietly drop the production checks
+        raise ConfigError(f"unknown REMS_ENV {env!r}; known: {', '.join(ENVIRONMENTS)}")
     production = env == "production"
     try:
         offset = int(overrides.get("CLOCK_OFFSET_DAYS", os.environ.get("REMS_CLOCK_OFFSET_DAYS", "0")))

@@ -47,7 +47,11 @@ def discard() -> None:
 def send(name: str, *args) -> None:
     celery = current_app.extensions.get("rems_celery_client")
     if celery is not None:
-        celery.send_task(name, args=list(args), queue=TASKS[name][1])
+        try:
+            celery.send_task(name, args=list(args), queue=TASKS[name][1])
+        except Exception:  # noqa: BLE001 - the broker is down: the work is already committed, so the
+            # request that queued it succeeded; the next reminder sweep queues it again (rems.services.reminders)
+            current_app.logger.exception("task %s%r not queued: broker unreachable", name, args)
         return
     try:
         resolve(name)(*args)

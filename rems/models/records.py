@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rems.extensions import db
@@ -35,7 +35,10 @@ class Document(db.Model):
     """R-DOC-1: the PDF attestation of one signature, rendered in the background."""
 
     __tablename__ = "documents"
-    __table_args__ = (enum_check("status", DOC_STATUSES),)
+    __table_args__ = (enum_check("status", DOC_STATUSES),
+                      # the sweep's look-up of PDFs never rendered (migration 0011)
+                      Index("ix_documents_pending", "created_at", postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")))
     id: Mapped[int] = mapped_column(primary_key=True)
     signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id"), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")
@@ -73,6 +76,9 @@ class Notification(db.Model):
     """In-app notifications (R-REM-2, R-PT-4)."""
 
     __tablename__ = "notifications"
+    # the sweep's look-up of notifications never emailed (migration 0011)
+    __table_args__ = (Index("ix_notifications_unsent", "created_at", postgresql_where=text("emailed_at IS NULL"),
+                            sqlite_where=text("emailed_at IS NULL")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))

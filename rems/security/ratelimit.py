@@ -60,7 +60,10 @@ def limited_endpoints(app) -> dict[str, str]:
 def init_app(app) -> Limiter:
     """Bind a limiter to `app` and wrap the limited views (call after every blueprint is registered)."""
     app.config.setdefault("RATELIMIT_ADDRESS", DEFAULT_ADDRESS_LIMIT)
-    limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
+    # swallow_errors: with Redis down the per-address limits lapse (logged) instead of answering 500 to
+    # every sign-in and signature; the per-account lockout lives in the database (rems.security.limits)
+    limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window",
+                      swallow_errors=True)
     limiter.init_app(app)
     app.extensions["rems_limiter"] = limiter
     if not limiter.enabled:

@@ -7,13 +7,16 @@ make the renderer read a local file or open a connection.
 from __future__ import annotations
 
 import hashlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
+from sqlalchemy import select
 
 from rems import policy
 from rems.clock import now, program
@@ -92,7 +95,17 @@ def manifestation(sig: Signature) -> dict:
         "record_sha256": sig.record_sha256,
         "signature_id": sig.id,
         "post_treatment_days": prog.post_treatment_contraception_days,  # R-END-2, R-CON-3
+        "guardian_name": _guardian_name(sig),
     }
+
+
+def _guardian_name(sig: Signature) -> str | None:
+    """R-PAT-3: the parent or guardian a patient under 18 named on the consent, from the signed
+    record itself (the document of a minor's consent must say who agreed with them)."""
+    if sig.record_type != "consent":
+        return None
+    record = json.loads(sig.record_canonical).get("record") or {}
+    return record.get("guardian_name") or None
 
 
 def render_html(values: dict) -> str:
@@ -113,6 +126,18 @@ def render_pdf(html: str, timeout: float = RENDER_TIMEOUT_SECONDS) -> bytes:
     except FuturesTimeout as exc:
         future.cancel()
         raise RenderTimeout(f"PDF rendering took longer than {timeout:g} s") from exc
+
+
+STALLED_AFTER = timedelta(minutes=15)  # a PDF still pending after this was never rendered
+STALLED_BATCH = 1000
+
+
+def stalled() -> list[int]:
+    """R-DOC-1: documents still pending long after their signature (the broker was down when the
+    render was queued, or its message was lost), for the reminder sweep to queue again."""
+    return list(db.session.execute(
+        select(Document.id).where(Document.status == "pending", Document.created_at < now() - STALLED_AFTER)
+        .order_by(Document.id).limit(STALLED_BATCH)).scalars())
 
 
 def render_document(document_id: int) -> None:

@@ -1,6 +1,8 @@
 """In-app notifications with an email copy (R-REM-2, R-PT-4)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from rems import tasks
@@ -17,6 +19,24 @@ def notify(user: User, kind: str, title: str, body: str, subject_key: str | None
     db.session.flush()
     tasks.enqueue("rems.deliver_notification", note.id)
     return note
+
+
+REQUEUE_AFTER = timedelta(hours=1)  # still not emailed after this: its task was lost or gave up
+REQUEUE_FOR = timedelta(days=2)  # ... queued again by every reminder sweep until this age
+REQUEUE_BATCH = 1000
+
+
+def unsent(in_app_only_kinds) -> list[int]:
+    """R-PT-4, R-REM-2: notifications whose email never went out (the broker was down when they were
+    queued, or the mail server through every retry), for the reminder sweep to queue again.
+    `in_app_only_kinds`: the reminders' notifications, whose email is the reminder row's."""
+    current = now()
+    return list(db.session.execute(
+        select(Notification.id).where(Notification.emailed_at.is_(None),
+                                      Notification.created_at < current - REQUEUE_AFTER,
+                                      Notification.created_at > current - REQUEUE_FOR,
+                                      Notification.kind.notin_(in_app_only_kinds))
+        .order_by(Notification.id).limit(REQUEUE_BATCH)).scalars())
 
 
 def deliver_notification(notification_id: int) -> None:
