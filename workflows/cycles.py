@@ -123,6 +123,14 @@ def next_fill_from(rma: Authorization, program: Program) -> date:
     return max(refill_earliest(rma, program), rma.do_not_dispense_after + days(1))
 
 
+def visit_closes_before_refill(visit: Visit, cycle: Cycle, program: Program) -> Window | None:
+    """R-RMA-2/3 [D], R-CYC-3: the window a CCGP visit would open, when it closes before the next
+    fill is allowed (it could only be missed and void the cycle, as a monthly test's would:
+    CLOSES_BEFORE_REFILL); None when it reaches that day or no RMA came before this cycle."""
+    window = window_from(visit.visit_date, program.ccgp_window_days)
+    return window if cycle.refill_from is not None and window.closes < cycle.refill_from else None
+
+
 def test_problems(
     test: PregnancyTest, cycle: Cycle, patient: PatientFacts, program: Program, course: CourseFacts
 ) -> tuple[str, ...]:
@@ -265,7 +273,7 @@ class _Walk:
         if cyc.window is not None:
             return
         if isinstance(record, Visit):
-            if self.category == CGP:
+            if self.category == CGP or visit_closes_before_refill(record, cyc, self.program):
                 return
             window = window_from(record.visit_date, self.program.ccgp_window_days)
         else:

@@ -94,6 +94,18 @@ def _patient_test_step(ctx: Context) -> str:
     return f"Get your {kind} pregnancy test {_when_for_patient(earliest, ctx.today)}."
 
 
+def _patient_fill_step(ctx: Context) -> str:
+    """R-RMA-2, R-RMA-3: the first day the pharmacy can fill again, in the patient's words. The
+    checklist's rows for it only say "not yet"; without this date a patient whose own steps are
+    all done was told nothing about when to go to the pharmacy (QA 2026-11-26)."""
+    fill, window = ctx.next_fill_from(ctx.last_rma), ctx.cycle.window
+    if window is not None and window.closes == fill:
+        return f"Your pharmacy can fill your next prescription on {long(fill)} only."
+    if window is not None and window.closes > fill:
+        return f"Your pharmacy can fill your next prescription from {long(fill)} until {long(window.closes)}."
+    return f"Your pharmacy can fill your next prescription from {long(fill)} at the earliest."
+
+
 def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dict[str, tuple[str, ...]]:
     if ctx.pregnancy_reported or ctx.treatment_ended:
         steps = _course_over(ctx)
@@ -128,6 +140,7 @@ def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dic
             steps["prescriber"].append(reason.message)
         elif reason.code in ("ALREADY_AUTHORIZED", "REFILL_TOO_SOON"):
             steps["pharmacist"].append(reason.message)
+            steps["patient"].append(_patient_fill_step(ctx))
     if eligible and ctx.cycle.window is not None:
         closes = ctx.cycle.window.closes
         steps["pharmacist"].append(f"Request an RMA and dispense by {long(closes)} at the latest.")

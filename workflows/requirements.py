@@ -20,6 +20,7 @@ from .cycles import (
     home_test_allowed,
     lead_in_end,
     test_problems,
+    visit_closes_before_refill,
 )
 from .facts import Visit
 from .messages import KIND_LABELS, settings_phrase, short
@@ -272,6 +273,15 @@ def _visit(ctx: Context) -> Check:  # R-CYC-3, R-CYC-4
                     f"The visit of {short(visit.visit_date)} was entered "
                     f"{short(local_date(visit.recorded_at, ctx.program))}, after the window it would "
                     f"have opened had closed ({short(late.closes)}): it cannot open a window.",
+                )
+            )
+        elif early := visit_closes_before_refill(visit, cyc, ctx.program):  # R-RMA-2/3 [D]
+            reasons.append(
+                Reason(
+                    "VISIT_REQUIRED",
+                    f"The visit of {short(visit.visit_date)} is too early: its window would close "
+                    f"{short(early.closes)}, before {short(cyc.refill_from)}, the first day the next "
+                    f"fill is allowed.",
                 )
             )
     if cyc.follows_missed is not None:

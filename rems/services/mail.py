@@ -4,11 +4,13 @@ from __future__ import annotations
 import smtplib
 import time
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import urlparse
 
 from flask import current_app, render_template
+
+from rems.clock import now
 
 
 def build(to: str, subject: str, template: str, **context) -> EmailMessage:
@@ -16,6 +18,7 @@ def build(to: str, subject: str, template: str, **context) -> EmailMessage:
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
     msg["Subject"] = subject
+    msg["Date"] = format_datetime(now())  # RFC 5322: the origination date (the service's clock)
     msg["Message-ID"] = make_msgid(domain="rems.example")
     msg.set_content(render_template(f"email/{template}.txt", subject=subject, **context))
     msg.add_alternative(render_template(f"email/{template}.html", subject=subject, **context), subtype="html")

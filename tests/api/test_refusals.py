@@ -288,7 +288,7 @@ def test_r_cyc_4_window_expired(api, practice, go):
     _refused(api.authorize(practice.pharmacist, p, practice.pharmacy), {"VISIT_REQUIRED", "WINDOW_EXPIRED"})
 
 
-def test_r_rma_2_already_authorized(api, practice):
+def test_r_rma_2_already_authorized(api, practice, go):
     p = _ccgp_ready(api, practice)
     assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201
     # The next cycle's visit and the refill timing are also unmet: every reason is listed (R-RMA-5).
@@ -296,7 +296,15 @@ def test_r_rma_2_already_authorized(api, practice):
         api.authorize(practice.pharmacist, p, practice.pharmacy),
         {"ALREADY_AUTHORIZED", "VISIT_REQUIRED", "REFILL_TOO_SOON"},
     )
+    # R-RMA-2/3 [D]: a visit dated the RMA's day would open a window closing (day 29) before the next
+    # fill is allowed (day 30, when the enrollment visit's window has closed): it opens none (QA 2026-11-26)
     api.visit(p, 0, counseled=False)
+    _refused(
+        api.authorize(practice.pharmacist, p, practice.pharmacy),
+        {"ALREADY_AUTHORIZED", "VISIT_REQUIRED", "REFILL_TOO_SOON"},
+    )
+    go(1)
+    api.visit(p, 1, counseled=False)
     _refused(
         api.authorize(practice.pharmacist, p, practice.pharmacy), {"ALREADY_AUTHORIZED", "REFILL_TOO_SOON"}
     )

@@ -308,3 +308,47 @@ def test_documents_list_and_download(web, factory):
 
 def test_document_download_requires_sign_in(web):
     assert web.get("/documents/1/pdf").status_code == 302
+
+
+def test_steps_done_but_the_next_fill_not_allowed_yet_give_its_day(web, factory, travel):
+    """R-RMA-3: every step of the cycle done, the pharmacy may fill only from the day 75% of the last
+    supply has elapsed. The page gives that day and sets no deadline for steps (QA 2026-11-26: "Finish
+    the steps below by ..." with none left, and no word of when the pharmacy could fill)."""
+    from workflows.messages import long
+
+    prescriber = factory.prescriber()
+    patient = scenarios.cgp_in_window(factory, prescriber, confirmation_days_ago=0)
+    scenarios.attest(patient)
+    pharmacy, rsp = factory.pharmacy()
+    scenarios.authorize(patient, pharmacy, rsp)  # 30 days' supply: next fill from today + 23
+    travel(18)
+    patients.record_visit(prescriber.user, patient, {"visit_date": today(), "counseled": True,
+                                                     "signature": scenarios.SIG})
+    patients.record_test(prescriber.user, patient, {"kind": "monthly", "specimen_date": today(),
+                                                    "result": "negative", "setting": "medical"})
+    scenarios.attest(patient)
+    web.sign_in(patient.user)
+    page = text(web.get("/patient"))
+    assert "Finish the steps below" not in page and "To do:" not in page
+    fill, closes = today() + timedelta(days=5), today() + timedelta(days=6)
+    assert f"Your pharmacy can fill your next prescription from {long(fill)} until {long(closes)}." in page
+
+
+def test_after_the_last_dose_the_page_no_longer_counts_months_of_treatment(web, factory, travel):
+    """R-END-1: after the last dose the page says treatment ended (not "Month 2 of treatment"), names
+    the post-treatment test in plain words, and says when the course is complete (QA 2026-11-26)."""
+    prescriber = factory.prescriber()
+    patient = scenarios.cgp_in_window(factory, prescriber, confirmation_days_ago=0)
+    scenarios.attest(patient)
+    pharmacy, rsp = factory.pharmacy()
+    scenarios.authorize(patient, pharmacy, rsp)
+    scenarios.end_treatment(patient, last_dose_days_ago=0)
+    web.sign_in(patient.user)
+    page = text(web.get("/patient"))
+    assert "Treatment ended" in page and "of treatment" not in page and "This month's steps" not in page
+    assert "To do: Pregnancy test after your last dose" in page and "course is complete" not in page
+    travel(program().post_treatment_test_after_days)
+    patients.record_test(prescriber.user, patient, {"kind": "post_treatment", "specimen_date": today(),
+                                                    "result": "negative", "setting": "medical"})
+    page = text(web.get("/patient"))
+    assert "Your treatment course is complete." in page and "Done: Pregnancy test after your last dose" in page

@@ -156,3 +156,23 @@ def test_positive_pregnancy_test_emails_prescriber_and_admins_immediately(app, f
     notes = db.session.execute(select(Notification).where(Notification.kind == "pregnancy_reported")
                                ).scalars().all()
     assert len(notes) == 3 and all(n.emailed_at is not None for n in notes)
+
+
+def test_a_minors_consent_document_names_the_parent_or_guardian(app, factory):
+    """R-PAT-3, R-DOC-1: a patient under 18 names a parent or guardian on the consent; the signed PDF
+    of that consent says who (QA 2026-11-26: the name was in the signed record but not on the PDF)."""
+    from rems.clock import today
+    from rems.services import patient_self
+    from tests.support.factories import PASSWORD
+
+    def consent_pdf(patient) -> str:
+        doc = (db.session.query(Document).join(Signature)
+               .filter(Signature.signer_id == patient.user_id, Signature.record_type == "consent").one())
+        assert doc.status == "ready"
+        return _text(doc.pdf)
+
+    minor = factory.patient(consent=False, dob=today().replace(year=today().year - 16))
+    patient_self.sign_consent(minor.user, PASSWORD, "Jo Parent-Guardian")
+    text = consent_pdf(minor)
+    assert "Parent or guardian" in text and "Jo Parent-Guardian" in text
+    assert "Parent or guardian" not in consent_pdf(factory.patient())  # an adult names nobody

@@ -189,3 +189,29 @@ def test_cli_reminders_run_calls_the_sweep(app, factory, runner):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["prescriber_certification_expiring"] == 1
     assert len(s.inbox(app)) == 1
+
+
+def test_precautions_after_a_late_end_of_treatment_name_their_last_day(app, factory, travel):
+    """R-CON-3, R-END-2: the end of treatment may be recorded days after the last dose (R-TIME-2);
+    the precautions reminder then names the day they end, never "30 more days" from the day it is
+    read (QA 2026-11-26: sent 5 days late, it said "For 30 more days, until Mar 26", 25 days away).
+    RFC 5322: the email carries its date, on the service's clock."""
+    from email.utils import parsedate_to_datetime
+
+    prog = reminders.clock.program()
+    pres = factory.prescriber()
+    ph, rsp = factory.pharmacy()
+    patient = s.cgp_in_window(factory, pres, confirmation_days_ago=1)
+    s.attest(patient)
+    s.authorize(patient, ph, rsp)
+    travel(10)
+    s.end_treatment(patient, last_dose_days_ago=10)
+    assert _new(reminders.sweep()) == {"post_treatment_precautions": 1}
+    mail = s.inbox(app)[-1]
+    until = s.today() + timedelta(days=prog.post_treatment_contraception_days - 10)
+    body = s.text_of(mail)
+    assert (f"Until {reminders.friendly(until, s.today())}, {prog.post_treatment_contraception_days} days "
+            f"after your last dose:") in body
+    assert "more days" not in body
+    sent = parsedate_to_datetime(str(mail["Date"]))
+    assert abs(sent - reminders.clock.now()) < timedelta(minutes=5)

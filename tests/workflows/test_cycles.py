@@ -253,3 +253,25 @@ def test_R_PAT_2_change_to_cgp_mid_course_brings_cgp_requirements_but_no_lead_in
 def test_R_PAT_2_change_to_cgp_without_contraception(program):
     p = patient().ccgp_ready().rma("2026-10-20", "2026-10-30").category(CGP).build()
     assert "CONTRACEPTION_MISSING" in evaluate_patient(p, program, at("2026-11-01")).codes
+
+
+def test_R_CYC_3_R_RMA_3_a_ccgp_visit_whose_window_closes_before_the_next_fill_opens_none(program):
+    """R-CYC-3 with R-RMA-2/3 [D], like a monthly test (CLOSES_BEFORE_REFILL): after an RMA on the day
+    of the enrollment visit (window Oct 1 - Oct 30, next fill from Oct 31), a visit dated that day
+    again would open a window closing Oct 30, which could only be missed and void the cycle (QA
+    2026-11-26: it counted, and the reminders then said "can fill until Oct 30" and asked the
+    prescriber for requirements nobody could meet)."""
+    def cycle_2():
+        return patient().ccgp_ready().rma("2026-10-01", "2026-10-30")
+
+    early = cycle_2().visit("2026-10-01", counseled=False, recorded="2026-10-01T20:00").build()
+    s = evaluate_patient(early, program, at("2026-10-02"))
+    assert s.cycle_number == 2 and s.window is None
+    assert ("The visit of Oct 1 is too early: its window would close Oct 30, before Oct 31, the first day "
+            "the next fill is allowed.") in [r.message for r in s.reasons]
+    assert "WINDOW_EXPIRED" not in evaluate_patient(early, program, at("2026-10-31")).codes  # nothing missed
+    ok = cycle_2().visit("2026-10-01", counseled=False, recorded="2026-10-01T20:00").visit(
+        "2026-10-02", counseled=False).build()
+    s = evaluate_patient(ok, program, at("2026-10-02"))
+    assert s.window is not None and (s.window.opens, s.window.closes) == (date(2026, 10, 2), date(2026, 10, 31))
+    assert decide_dispense(request(ok), program, at("2026-10-31")).allowed

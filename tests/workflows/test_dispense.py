@@ -201,3 +201,25 @@ def test_R_RMA_2_R_RMA_3_the_next_fill_waits_for_the_previous_window_to_close(pr
     assert early.window is None  # Oct 24 - Oct 30 closes before Oct 31: it could only be missed
     ok = cgp().test("monthly", "2026-10-25").build()
     assert decide_dispense(request(ok), program, at("2026-10-31")).allowed
+
+
+def test_R_RMA_3_R_RMA_2_the_patient_is_told_from_when_the_pharmacy_can_fill(program):
+    """R-RMA-3, R-RMA-2: while only the first day of the next fill holds the RMA back, the patient's
+    next steps name that day (QA 2026-11-26: every step done, the checklist rows read "not yet" and
+    nothing told the patient when to go to the pharmacy); the pharmacist keeps the refusal sentence."""
+    def cycle_2():  # RMA Oct 21 for 30 days: the next fill is allowed from Nov 13 (Fri)
+        return patient().cgp_ready().rma("2026-10-21", "2026-10-26")
+
+    s = evaluate_patient(cycle_2().build(), program, at("2026-10-22"))
+    assert s.next_steps["patient"][-1] == (
+        "Your pharmacy can fill your next prescription from Fri, Nov 13, 2026 at the earliest.")
+    done = cycle_2().visit("2026-11-08").test("monthly", "2026-11-08").attest("2026-11-08").build()  # Nov 8-14
+    s = evaluate_patient(done, program, at("2026-11-10"))
+    assert s.codes == ("REFILL_TOO_SOON",)
+    assert s.next_steps["patient"] == (
+        "Your pharmacy can fill your next prescription from Fri, Nov 13, 2026 until Sat, Nov 14, 2026.",)
+    assert s.next_steps["pharmacist"] == (s.reasons[0].message,)
+    last_day = cycle_2().visit("2026-11-07").test("monthly", "2026-11-07").attest("2026-11-07").build()  # Nov 7-13
+    s = evaluate_patient(last_day, program, at("2026-11-10"))
+    assert s.next_steps["patient"] == ("Your pharmacy can fill your next prescription on Fri, Nov 13, 2026 only.",)
+    assert evaluate_patient(done, program, at("2026-11-13")).eligible

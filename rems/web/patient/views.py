@@ -30,6 +30,7 @@ LABELS = {
     "ATTESTATION_REQUIRED": "This month's questions and birth control confirmation",
     "REFILL_TOO_SOON": "Time since your last fill",
     "ALREADY_AUTHORIZED": "Prescription not yet filled this month",
+    "POST_TREATMENT_TEST": "Pregnancy test after your last dose",
 }
 DOCUMENT_TITLES = {
     "consent": "Informed consent",
@@ -58,10 +59,13 @@ def _action(requirement: dict, st: dict) -> tuple[str, str] | None:
     return ACTIONS[requirement["code"]]
 
 
-def countdown_sentence(window: dict | None, eligible: bool = True) -> tuple[str | None, int | None]:
+def countdown_sentence(window: dict | None, eligible: bool = True,
+                       waiting: bool = False) -> tuple[str | None, int | None]:
     """'Your pharmacy can fill your prescription until Tuesday, Dec 2' and the days left; while
-    steps are still missing, the date they must be done by."""
-    if not window:
+    steps are still missing, the date they must be done by. `waiting`: nothing is missing but the
+    first day of the next fill (R-RMA-2, R-RMA-3): no deadline for steps that are all done, the
+    next steps give that day (QA 2026-11-26: "Finish the steps below" with none left)."""
+    if not window or waiting:
         return None, None
     opens, closes = window["opens"], window["closes"]
     left = days_until(closes)
@@ -90,7 +94,8 @@ def index():
     st = patients.patient_status(user.patient, "patient", reader=user)
     items = [dict(r, label=LABELS.get(r["code"]), action=_action(r, st), wait=r["code"] in WAIT)
              for r in st["requirements"]]
-    sentence, left = countdown_sentence(st["window"], st["eligible"])
+    waiting = not st["eligible"] and all(r["met"] or r["code"] in WAIT for r in st["requirements"])
+    sentence, left = countdown_sentence(st["window"], st["eligible"], waiting)
     return render_template(
         "patient/index.html", st=st, items=items, sentence=sentence, days_left=left, unread=unread
     )
