@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from rems import tasks
 from rems.clock import now
@@ -19,6 +19,37 @@ def notify(user: User, kind: str, title: str, body: str, subject_key: str | None
     db.session.flush()
     tasks.enqueue("rems.deliver_notification", note.id)
     return note
+
+
+INBOX_SIZE = 100
+
+
+def inbox(user: User, limit: int = INBOX_SIZE) -> list[Notification]:
+    """The user's latest notifications, newest first (every role has a Messages page)."""
+    return list(db.session.execute(
+        select(Notification).where(Notification.user_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).scalars())
+
+
+def unread(user: User, limit: int | None = None) -> list[Notification]:
+    """The user's notifications not marked as read yet, newest first (the first `limit`)."""
+    return list(db.session.execute(
+        select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).scalars())
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)))
+
+
+def mark_all_read(user: User) -> int:
+    """Mark the user's unread notifications as read; returns how many."""
+    with tasks.unit_of_work():
+        notes = unread(user)
+        for note in notes:
+            note.read_at = now()
+    return len(notes)
 
 
 REQUEUE_AFTER = timedelta(hours=1)  # still not emailed after this: its task was lost or gave up

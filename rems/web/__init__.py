@@ -24,7 +24,7 @@ HOME = {
     "pharmacist": "pharmacist.index",
     "admin": "admin.index",
 }
-OWN = ("rems.web.auth", "rems.web.patient", "rems.web.pharmacist")
+OWN = ("rems.web.auth", "rems.web.patient", "rems.web.pharmacist", "rems.web.messages")
 OPTIONAL = ("rems.web.prescriber", "rems.web.admin")
 
 @bp.get("/")

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from rems.errors import ApiError
 from rems.services import admin, admin_queries, audit, reports
+from rems.web import messages
 from rems.web.admin import bp
 from rems.web.admin.charts import bar_chart
 from rems.web.admin.forms import ActionForm, QuestionForm, ReasonForm, StatusForm
@@ -42,6 +43,7 @@ def index():
         expiring=expiring,
         horizon=reports.EXPIRY_HORIZON,
         page_title="Administration",
+        new_messages=messages.newest_unread(),
     )
 
 

@@ -6,13 +6,13 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from rems.clock import now, program, today
+from rems.clock import program, today
 from rems.errors import ApiError
 from rems.extensions import db
-from rems.models import Document, Notification, Signature
+from rems.models import Document, Signature
 from rems.services import documents as document_service
-from rems.services import patient_self, patients
-from rems.tasks import unit_of_work
+from rems.services import notify, patient_self, patients
+from rems.web import messages
 from rems.web.helpers import apply_api_error, days_until, long_date, role_required
 from rems.web.patient import bp
 from rems.web.patient.forms import ConsentForm, attestation_form
@@ -86,11 +86,7 @@ def countdown_sentence(window: dict | None, eligible: bool = True,
 def index():
     user = _me()
     # read before the status: its audit commit (R-AUD-1) expires what the session holds
-    unread = db.session.scalar(
-        select(db.func.count(Notification.id)).where(
-            Notification.user_id == user.id, Notification.read_at.is_(None)
-        )
-    )
+    unread = notify.unread_count(user)
     st = patients.patient_status(user.patient, "patient", reader=user)
     items = [dict(r, label=LABELS.get(r["code"]), action=_action(r, st), wait=r["code"] in WAIT)
              for r in st["requirements"]]
@@ -183,29 +179,13 @@ def _attestation(form, questions) -> dict:
 @bp.get("/patient/notifications")
 @role_required("patient.self")
 def notifications():
-    rows = (
-        db.session.execute(
-            select(Notification)
-            .where(Notification.user_id == _me().id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .limit(100)
-        )
-        .scalars()
-        .all()
-    )
-    return render_template("patient/notifications.html", notes=rows)
+    return messages.page("patient.notifications_read")
 
 
 @bp.post("/patient/notifications/read")
 @role_required("patient.self")
 def notifications_read():
-    with unit_of_work():
-        for note in db.session.execute(
-            select(Notification).where(Notification.user_id == _me().id, Notification.read_at.is_(None))
-        ).scalars():
-            note.read_at = now()
-    flash("All messages are marked as read.", "success")
-    return redirect(url_for("patient.notifications"))
+    return messages.mark_read("patient.notifications")
 
 
 @bp.get("/patient/documents")

@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from rems.errors import ApiError
 from rems.services import dispensing, keyset, practice
 from rems.services.signatures import meaning as signature_meaning
-from rems.web import handover
+from rems.web import handover, messages
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.pharmacist import bp
 from rems.web.pharmacist.forms import AttestForm, DispenseForm, InviteForm, ReverseForm
@@ -60,7 +60,7 @@ def index():
     # a later submission of the re-rendered form is a new request.
     form.request_key.data = secrets.token_urlsafe(16)
     return render_template(
-        "pharmacist/index.html", form=form, result=result, members=members
+        "pharmacist/index.html", form=form, result=result, members=members, new_messages=messages.newest_unread()
     ), 200 if not form.errors else 400
 
 

@@ -13,7 +13,7 @@ from rems.errors import ApiError
 from rems.services import enrollment, patients, practice, worklist
 from rems.services.signatures import meaning as signature_meaning
 from rems.services.timeline import patient_timeline
-from rems.web import handover
+from rems.web import handover, messages
 from rems.web.helpers import apply_api_error, require, role_required
 from rems.web.patient.forms import form_label
 from rems.web.prescriber import bp, outcomes
@@ -102,6 +102,7 @@ def index():
         cert_status=practice.effective_status(pres),
         prescriber=pres,
         page_title="My patients",
+        new_messages=messages.newest_unread(),
     )
 
 
