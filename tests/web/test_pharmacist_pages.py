@@ -211,6 +211,41 @@ def test_reversal(web, factory):
     assert f"{rma} was not reversed. This RMA was already reversed: nothing was changed." in text(again)
 
 
+def test_after_a_reversal_the_pharmacist_is_told_what_it_means_for_the_next_rma(web, factory, travel):
+    """R-RMA-4: a reversal inside the window reopens the cycle until the window's last day; after
+    the window (an RMA never picked up, R-CYC-4) that cycle was missed; after the end of treatment
+    (R-END-1) no RMA follows. The message said 'open again if the window has not closed' in all
+    three cases (QA finding): the service knows which holds."""
+    from rems.web.helpers import long_date
+
+    ph, rsp = factory.pharmacy()
+    pres = factory.prescriber()
+    inside = scenarios.ccgp_in_window(factory, pres, visit_days_ago=1)
+    rma_inside = scenarios.authorize(inside, ph, rsp)
+    late = scenarios.ccgp_in_window(factory, pres, visit_days_ago=29)  # its window closes today
+    rma_late = scenarios.authorize(late, ph, rsp)["rma"]
+    ended = scenarios.ccgp_in_window(factory, pres, visit_days_ago=1)
+    rma_ended = scenarios.authorize(ended, ph, rsp)["rma"]
+    scenarios.end_treatment(ended, last_dose_days_ago=0)
+    travel(1)
+    web.sign_in(rsp)
+
+    def reverse(rma: str) -> str:
+        resp = web.post(f"/pharmacy/rmas/{rma}/reversal", {f"{rma}-reason": "Never picked up"}, prefix=rma)
+        assert resp.status_code == 302
+        return text(web.get(resp.headers["Location"]))
+
+    closes = long_date(rma_inside["do_not_dispense_after"])
+    assert (f"{rma_inside['rma']} was reversed. The patient's cycle is open again: a corrected RMA can be "
+            f"issued until {closes}.") in reverse(rma_inside["rma"])
+    page = reverse(rma_late)
+    assert f"{rma_late} was reversed. Its window closed on " in page
+    assert "so the patient must complete a new cycle before another RMA can be issued." in page
+    assert (f"{rma_ended} was reversed. Treatment has stopped for this patient: no new RMA can be issued."
+            in reverse(rma_ended))
+    assert "if the window has not closed" not in page
+
+
 def _badges(resp) -> dict[str, str]:
     """{RMA: its badge's text} from the Recent RMAs page."""
     html = resp.get_data(as_text=True)

@@ -11,11 +11,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from rems.clock import today as program_today
 from rems.errors import ApiError
 from rems.services import dispensing, keyset, practice
 from rems.services.signatures import meaning as signature_meaning
 from rems.web import handover, messages
-from rems.web.helpers import apply_api_error, require, role_required
+from rems.web.helpers import apply_api_error, long_date, require, role_required
 from rems.web.pharmacist import bp
 from rems.web.pharmacist.forms import AttestForm, DispenseForm, InviteForm, ReverseForm
 
@@ -198,16 +199,25 @@ def reverse(rma):
                 raise
             apply_api_error(form, err)
         else:
-            flash(
-                f"{row.rma} was reversed. The patient's cycle is open again if the window has not closed.",
-                "success",
-            )
+            flash(f"{row.rma} was reversed. {_after_reversal(row)}", "success")
             # back to the list's page the form was on, where the RMA now reads "reversed" (positions do
             # not move); a form posted from nowhere in particular shows the reversed RMA by its number
             back = q.args() or {"find": row.rma}
             return redirect(url_for("pharmacist.rmas", **back))
     # the RMA with its form and error, even when it is older than the latest ones (found by a search)
     return _rmas_page(_recent(user, find=rma[:20]), q, failed=form, status=400, find=rma[:20])
+
+
+def _after_reversal(rma) -> str:
+    """What the reversal means for the next RMA (R-RMA-4: inside its window it reopens the cycle;
+    R-CYC-4: after it, that cycle was missed; R-PT-4, R-END-1: a stopped treatment gets none)."""
+    course, closes = rma.course, rma.do_not_dispense_after
+    if course.pregnancy_reported_at is not None or course.ended_at is not None:
+        return "Treatment has stopped for this patient: no new RMA can be issued."
+    if closes >= program_today():
+        return f"The patient's cycle is open again: a corrected RMA can be issued until {long_date(closes)}."
+    return (f"Its window closed on {long_date(closes)}, so the patient must complete a new cycle before "
+            "another RMA can be issued.")
 
 
 def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200):
