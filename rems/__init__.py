@@ -19,6 +19,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
+    from rems.security import inputs
+    inputs.init_app(app)  # before CSRF and every view: a NUL byte never reaches the database
     extensions.csrf.init_app(app)
     import rems.models  # noqa: F401  (register tables)
 

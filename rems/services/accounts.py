@@ -130,8 +130,6 @@ def activate(code: str, password: str, date_of_birth=None) -> User:
 def change_password(user: User, current: str, new: str, keep_session_id: int | None = None) -> User:
     """Change a signed-in user's password: the current one is re-checked; every other web session
     and API token of the account is revoked."""
-    from rems.models import WebSession
-
     limits.check_allowed(user)
     if not verify_password(user.password_hash, current):
         limits.note_failure(user)
@@ -140,15 +138,24 @@ def change_password(user: User, current: str, new: str, keep_session_id: int | N
     with unit_of_work():
         user.password_hash = hash_password(new)
         limits.note_success(user)
-        for row in db.session.execute(select(WebSession).where(
-                WebSession.user_id == user.id, WebSession.revoked_at.is_(None))).scalars():
-            if row.id != keep_session_id:
-                row.revoked_at = now()
-        for tok in db.session.execute(select(ApiToken).where(
-                ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))).scalars():
-            tok.revoked_at = now()
+        end_sessions(user, keep_session_id)
         audit.record("account.password_changed", "user", user.id, actor=user)
     return user
+
+
+def end_sessions(user: User, keep_session_id: int | None = None) -> None:
+    """Revoke every web session (but `keep_session_id`) and API token of the account, inside the
+    caller's unit of work: after a password change, and when an administrator suspends the account
+    (reinstated, it must sign in again rather than find its old sessions working)."""
+    from rems.models import WebSession
+
+    for row in db.session.execute(select(WebSession).where(
+            WebSession.user_id == user.id, WebSession.revoked_at.is_(None))).scalars():
+        if row.id != keep_session_id:
+            row.revoked_at = now()
+    for tok in db.session.execute(select(ApiToken).where(
+            ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))).scalars():
+        tok.revoked_at = now()
 
 
 def create_admin(email: str, password: str, first_name: str = "Program", last_name: str = "Administrator") -> User:
@@ -177,8 +184,8 @@ def me(user: User) -> dict:
                               "status": effective_status(m.pharmacy), "is_rsp": m.is_rsp,
                               "certified_until": _iso(m.pharmacy.certified_until)}
                              for m in user.memberships if m.active]
-    elif user.role == "patient":
-        out.update(patient_status(user.patient, audit_read=False))
+    elif user.role == "patient":  # R-AUD-1: the patient's own record, read as on the web home page
+        out.update(patient_status(user.patient, reader=user))
     return out
 
 

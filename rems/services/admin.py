@@ -13,9 +13,9 @@ from rems.services.patient_self import serialize_question
 from rems.tasks import unit_of_work
 
 
-def _by_id(model, raw):
+def _by_id(model, raw, lock: bool = False):
     parsed = parse_id(raw)
-    obj = db.session.get(model, parsed) if parsed is not None else None
+    obj = db.session.get(model, parsed, with_for_update=lock or None) if parsed is not None else None
     if obj is None:
         raise ApiError(404, "NOT_FOUND", "No such record.")
     return obj
@@ -37,6 +37,10 @@ def save_question(user: User, question_id, data: dict) -> dict:
         raise ApiError.field("choices", "two choices have the same text")
     with unit_of_work():
         q = ComprehensionQuestion() if question_id is None else _by_id(ComprehensionQuestion, question_id)
+        twin = _same_question(data["text"], q.id) if q.id is None or data["text"] != q.text else None
+        if twin is not None:  # R-ATT-1: a form sent twice, or one cycle asking the same question twice
+            raise ApiError.field("text", f"Question {twin} already asks this: edit or reactivate it instead.",
+                                 code="CONFLICT", status=409)
         before = None if question_id is None else serialize_question(q, with_answers=True)
         q.text, q.explanation, q.choices = data["text"], data["explanation"], choices
         q.active = data.get("active", True)
@@ -52,6 +56,13 @@ def save_question(user: User, question_id, data: dict) -> dict:
         after = serialize_question(q, with_answers=True)
         audit.record("question.saved", "comprehension_question", q.id, before=before, after=after, actor=user)
     return after
+
+
+def _same_question(text: str, own_id: int | None) -> int | None:
+    """The id of another question with this text (up to case and spaces), if any."""
+    key = " ".join(text.split()).casefold()
+    rows = db.session.execute(select(ComprehensionQuestion.id, ComprehensionQuestion.text)).all()
+    return next((qid for qid, other in rows if qid != own_id and " ".join(other.split()).casefold() == key), None)
 
 
 def serialize_user(u: User) -> dict:
@@ -76,7 +87,7 @@ def set_status(admin: User, user_id, data: dict) -> dict:
 def close_case(admin: User, case_id, reason: str) -> dict:
     """R-PT-4: only an administrator closes a pregnancy registry case, with a reason."""
     with unit_of_work():
-        case = _by_id(PregnancyCase, case_id)
+        case = _by_id(PregnancyCase, case_id, lock=True)  # two administrators at once: one closes it
         if case.closed_at is not None:
             raise ApiError(409, "CONFLICT", "This case is already closed.")
         case.closed_at, case.closed_by_id, case.close_reason = now(), admin.id, reason

@@ -25,7 +25,8 @@ def _like(term: str) -> str:
 
 
 def _text(args, name: str) -> str:
-    return (args.get(name) or "").strip()[:TEXT_MAX]
+    # a NUL cannot be in any stored text (and PostgreSQL refuses to compare with one: a 500)
+    return (args.get(name) or "").replace("\x00", "").strip()[:TEXT_MAX]
 
 
 def _page(args) -> int:
@@ -116,9 +117,10 @@ def search_audit(args) -> tuple[Page, dict]:
     if patient:
         stmt = stmt.where(AuditEntry.patient_id.in_(select(Patient.id).where(Patient.rems_id == patient)))
     prog = program()
-    if start:
+    # the calendar's first and last days bound nothing (and a day beyond them is an OverflowError: 500)
+    if start and start > date.min:
         stmt = stmt.where(AuditEntry.at >= window_close_instant(start - timedelta(days=1), prog))
-    if end:
+    if end and end < date.max:
         stmt = stmt.where(AuditEntry.at < window_close_instant(end, prog))
     filters = {
         "action": action,

@@ -156,12 +156,14 @@ def set_account_status(admin: User, user: User, status: str, reason: str) -> Use
     `pending` and must sign the program attestation again (a reinstated suspension keeps it)."""
     pres = user.prescriber if user.role == "prescriber" else None
     if status == "revoked" and pres is None:
-        raise ApiError.field("status", "only a prescriber's certification can be revoked (R-PRES-1)")
+        raise ApiError.field("status", "Only a prescriber's certification can be revoked (R-PRES-1).")
     with unit_of_work():
         before = {"status": user.status}
         if pres is not None:
             before["prescriber_status"] = pres.status
         user.status = "active" if status == "active" else "suspended"
+        if user.status == "suspended":  # signed out everywhere: a reinstatement does not revive them
+            accounts.end_sessions(user)
         if pres is not None:
             if status in ("suspended", "revoked") and pres.status != "revoked":
                 pres.status = status

@@ -53,7 +53,7 @@ class Filters:
             status=status if status in COURSE_STATUSES else None,
             category=category if category in CATEGORIES else None,
             needs_action=args.get("needs_action") in ("1", "on", "true", "y"),
-            q=(args.get("q") or "").strip()[:SEARCH_MAX],
+            q=(args.get("q") or "").replace("\x00", "").strip()[:SEARCH_MAX],  # PostgreSQL: NUL is a 500
         )
 
 

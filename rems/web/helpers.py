@@ -95,8 +95,14 @@ def days_until(d: date | str | None) -> int | None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are accepted as a post-sign-in destination."""
+    """Only same-site relative paths are accepted as a post-sign-in destination.
+
+    Control characters and whitespace are refused too: browsers drop a tab or a newline from a
+    URL, so "/<TAB>/evil.example" would leave as "//evil.example" (another site), and a newline
+    cannot go into a Location header at all (it answered 500)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return None
     return target
 

@@ -102,3 +102,30 @@ def test_concurrent_checks_and_reads_all_answer_and_keep_one_chain(app, api, pra
     assert all(body["eligible"] is True for _, body in results[::2])
     verified = api.call("GET", "/admin/audit/verify", as_=practice.admin, expect=200).get_json()
     assert verified["ok"] is True, verified
+
+
+def test_concurrent_closes_of_a_pregnancy_case_close_it_once(app, api, practice, factory):
+    """R-PT-4: a registry case is closed once, with one reason. Two administrators closing it at the
+    same moment both read it open and both wrote (the later reason won, two 'closed' audit entries);
+    the case row is now locked, so the second is told it is already closed."""
+    from sqlalchemy import func, select
+
+    from rems.extensions import db
+    from rems.models import AuditEntry, PregnancyCase
+
+    p = api.enroll(practice.prescriber, "can_get_pregnant")
+    api.test(p, "screening", 0, result="positive")
+    case_id = db.session.execute(select(PregnancyCase.id)).scalar_one()
+    admins = [practice.admin, factory.admin().email]
+    headers = [api.headers(a) for a in admins]
+    results = _at_once(app, [lambda c, i=i: c.post(f"/api/v1/admin/pregnancy-cases/{case_id}/close",
+                                                   json={"reason": f"closed by admin {i}"}, headers=headers[i % 2])
+                             for i in range(4)])
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 409, 409, 409], results
+    winner = next(body for status, body in results if status == 200)
+    db.session.expire_all()
+    assert db.session.get(PregnancyCase, case_id).close_reason == winner["reason"]
+    closes = db.session.execute(select(func.count()).select_from(AuditEntry)
+                                .where(AuditEntry.action == "pregnancy_case.closed")).scalar()
+    assert closes == 1

@@ -58,6 +58,17 @@ def test_r_aud_1_patient_record_read_is_audited(client, factory):
     assert entry.patient_id == patient.id and entry.object_id == str(patient.id)
 
 
+def test_r_aud_1_patient_reading_their_own_record_by_api_is_audited(client, factory):
+    """GET /me answers a patient with their whole status (requirements, window): a read of their
+    record, audited like the web home page that shows the same (it left no trace)."""
+    patient = factory.patient(factory.prescriber())
+    resp = client.get(f"{V1}/me", headers=_token(client, patient.user), environ_base=ADDR)
+    assert resp.status_code == 200 and resp.get_json()["rems_id"] == patient.rems_id
+    entry = _last("patient.read")
+    _who(entry, patient.user)
+    assert entry.patient_id == patient.id and entry.object_id == str(patient.id)
+
+
 def test_r_aud_1_signature_and_state_change_are_audited_with_before_and_after(client, factory):
     prescriber = factory.prescriber()
     patient = factory.patient(prescriber, category="cannot_get_pregnant")

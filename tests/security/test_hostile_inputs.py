@@ -123,3 +123,49 @@ def test_unicode_digit_ids_are_not_found_anywhere(client, login_as, raw_id):
     assert client.put(f"{V1}/admin/comprehension-questions/{raw_id}", json=q, headers=headers).status_code == 404
     assert client.post(f"{V1}/admin/pregnancy-cases/{raw_id}/close", json={"reason": "x"},
                        headers=headers).status_code == 404
+
+
+def test_a_nul_byte_is_refused_or_dropped_never_a_500(client, factory, token_for):
+    """PostgreSQL text cannot hold NUL: one in a URL path (/patients/%00), a query string (the
+    audit log's and the worklist's searches) or a form field (a pregnancy case's closing reason, an
+    RMA's reversal reason, the sign-in email) answered 500 there, and SQLite stored it. Before any
+    view runs, such a path is now a 404 and such a form a 400 naming the character; the search
+    boxes drop it."""
+    import re
+
+    from sqlalchemy import select
+
+    from rems.clock import today
+    from rems.extensions import db
+    from rems.models import PregnancyCase
+    from rems.services import patients
+
+    admin = factory.admin()
+    pres = factory.prescriber()
+    patient = factory.patient(pres)
+    patients.record_test(pres.user, patient, {"kind": "screening", "specimen_date": today(),
+                                               "result": "positive", "setting": "medical"})
+    case = db.session.execute(select(PregnancyCase)).scalar_one()
+    headers = token_for(admin)
+    for path in (f"{V1}/patients/%00", f"{V1}/authorizations/RMA%00", f"{V1}/patients/1%00/visits"):
+        _problem(client.get(path, headers=headers), 404)
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/sign-in").data).group(1)
+    resp = client.post("/sign-in", data={"email": "a\x00b@example.org", "password": PASSWORD,
+                                         "csrf_token": token.decode()})
+    assert resp.status_code == 400 and b"NUL character" in resp.data
+    assert client.post("/sign-in", data={"email": admin.email, "password": PASSWORD,
+                                         "csrf_token": token.decode()}).status_code == 302
+    for path in ("/admin/audit?actor=%00", "/admin/audit?patient=%00", "/admin/users?q=%00"):
+        assert client.get(path).status_code == 200, path  # a search box: the character is dropped
+    page = client.get("/admin/pregnancy-cases").data
+    token = re.search(rb'name="c\d+-csrf_token" type="hidden" value="([^"]+)"', page).group(1).decode()
+    resp = client.post(f"/admin/pregnancy-cases/{case.id}/close",
+                       data={f"c{case.id}-csrf_token": token, f"c{case.id}-reason": "Follow-up\x00 done"})
+    assert resp.status_code == 400 and b"Nothing was saved" in resp.data
+    db.session.expire_all()
+    assert db.session.get(PregnancyCase, case.id).closed_at is None
+    client.post("/sign-out", data={"csrf_token": token})
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/sign-in").data).group(1)
+    assert client.post("/sign-in", data={"email": pres.user.email, "password": PASSWORD,
+                                         "csrf_token": token.decode()}).status_code == 302
+    assert client.get("/prescriber/?q=Smi%00th").status_code == 200  # the worklist's search box

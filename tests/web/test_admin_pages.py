@@ -126,6 +126,33 @@ def test_revoke_a_prescribers_certification_r_pres_1(web, factory, client):
     assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "status"
 
 
+def test_a_refused_status_change_says_why_r_pres_1(web, factory):
+    """R-PRES-1 / R-ADMIN-1: revoking a non-prescriber's 'certification' or an unknown status (a
+    hand-made post) answered 422 with no message at all: the error sat on the hidden status field."""
+    web.sign_in(factory.admin())
+    patient = factory.patient(factory.prescriber())
+    url, prefix = f"/admin/users/{patient.user_id}/status", f"u{patient.user_id}"
+    resp = web.post(url, {f"{prefix}-status": "suspended", f"{prefix}-reason": "x", "revoke": "1"}, prefix=prefix)
+    assert resp.status_code == 422 and "Only a prescriber's certification can be revoked (R-PRES-1)." in text(resp)
+    resp = web.post(url, {f"{prefix}-status": "deleted", f"{prefix}-reason": "x"}, prefix=prefix)
+    assert resp.status_code == 422 and "Unknown status" in text(resp)
+    db.session.expire_all()
+    assert db.session.get(User, patient.user_id).status == "active"
+
+
+def test_admin_pages_say_what_their_actions_do_r_admin_1(web, factory):
+    """R-ADMIN-1 / R-PRES-1 / R-PT-4 / R-ATT-1: the buttons' consequences are on the page (the users
+    page did not say what a suspension or a revocation does, the cases page not that a close is
+    final and restarts nothing, the question bank 'a few' questions for a set number)."""
+    web.sign_in(factory.admin())
+    users = text(web.get("/admin/users"))
+    assert "Suspending an account signs it out everywhere (web pages and API tokens)" in users
+    assert "the prescriber must sign the program attestation again" in users
+    cases = text(web.get("/admin/pregnancy-cases"))
+    assert "it does not restart treatment, and it cannot be undone" in cases
+    assert "answer 3 of the active questions each cycle" in text(web.get("/admin/questions"))
+
+
 def test_own_account_cannot_be_suspended(web, factory):
     admin_user = factory.admin()
     web.sign_in(admin_user)
@@ -202,6 +229,18 @@ def test_the_bank_keeps_enough_active_questions_r_att_1(web, factory):
     assert sum(q["active"] for q in admin.list_questions()) == needed
 
 
+def test_a_made_up_correct_answer_is_a_form_error_not_a_500(web, factory):
+    """R-ATT-1 editor: a 'correct' value that is not one of the radio's (a hand-made or tampered
+    post) raised ValueError in int() and answered 500; it is the radio's own error, nothing saved."""
+    web.sign_in(factory.admin())
+    before = len(admin.list_questions())
+    form = {"text": "Which value?", "explanation": "E.", "choice_1": "A", "choice_2": "B", "active": "y"}
+    for bogus in ("x", "0001-01-01", "\u00b2", "7"):
+        resp = web.post("/admin/questions/new", dict(form, correct=bogus))
+        assert resp.status_code == 422, bogus
+    assert len(admin.list_questions()) == before
+
+
 def test_question_editor_errors_keep_typed_values(web, factory):
     web.sign_in(factory.admin())
     typed = {
@@ -226,6 +265,36 @@ def test_question_editor_errors_keep_typed_values(web, factory):
     resp = web.post("/admin/questions/new", twins)
     assert resp.status_code == 422 and "two choices have the same text" in text(resp)
     assert len(admin.list_questions()) == before
+
+
+def test_a_question_sent_twice_is_not_saved_twice_r_att_1(web, factory, client):
+    """R-ATT-1: the new-question form sent twice (a double click, a reload after the POST) saved two
+    identical questions, and one cycle could then ask the same question twice. The same text (up to
+    case and spaces) as another question is refused, on the page and by the API; an existing
+    question keeps being editable."""
+    web.sign_in(factory.admin())
+    form = {"text": "Can you share isotretinoin with a friend?", "explanation": "Never.",
+            "choice_1": "Yes", "choice_2": "No", "correct": "2", "active": "y"}
+    before = len(admin.list_questions())
+    assert web.post("/admin/questions/new", form).status_code == 302
+    saved = admin.list_questions()[-1]
+    again = web.post("/admin/questions/new", dict(form, text="can you share  isotretinoin with a friend?"))
+    assert again.status_code == 422
+    assert f"Question {saved['id']} already asks this: edit or reactivate it instead." in text(again)
+    assert len(admin.list_questions()) == before + 1
+    # an edit that keeps the text is fine; an edit into another question's text is refused
+    assert web.post(f"/admin/questions/{saved['id']}", dict(form, explanation="Never: it is yours only.")
+                    ).status_code == 302
+    other = admin.list_questions()[0]
+    resp = web.post(f"/admin/questions/{saved['id']}", dict(form, text=other["text"]))
+    assert resp.status_code == 422 and f"Question {other['id']} already asks this" in text(resp)
+    token = client.post("/api/v1/auth/token", json={"email": factory.admin().email, "password": PASSWORD}
+                        ).get_json()["token"]
+    resp = client.post("/api/v1/admin/comprehension-questions", headers={"Authorization": f"Bearer {token}"},
+                       json={"text": form["text"], "explanation": "x", "choices": [
+                           {"id": "a", "text": "Yes", "correct": False}, {"id": "b", "text": "No", "correct": True}]})
+    assert resp.status_code == 409 and resp.get_json()["errors"][0]["field"] == "text"
+    assert len(admin.list_questions()) == before + 1
 
 
 # ----- audit log --------------------------------------------------------------------------------
@@ -259,6 +328,18 @@ def test_audit_log_filters_pages_and_verifies_r_aud_1(web, factory):
 
     ok = web.post("/admin/audit/verify")
     assert ok.status_code == 200 and "The chain is intact" in text(ok)
+
+
+def test_audit_filter_by_the_calendars_first_and_last_days_r_aud_1(web, factory):
+    """From 0001-01-01 or to 9999-12-31 answered 500 (a day outside the calendar: OverflowError);
+    they bound nothing, so every entry is listed."""
+    web.sign_in(factory.admin())
+    everything = text(web.get("/admin/audit"))
+    for query in ("from=0001-01-01", "to=9999-12-31", "from=0001-01-01&to=9999-12-31"):
+        resp = web.get(f"/admin/audit?{query}")
+        assert resp.status_code == 200, query
+        assert re.search(r"\d+ entries", text(resp)).group(0) == re.search(r"\d+ entries", everything).group(0)
+    assert "No entry matches." in text(web.get("/admin/audit?from=9999-12-31"))
 
 
 def test_audit_verify_reports_a_broken_chain(web, factory, backend):

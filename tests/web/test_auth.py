@@ -173,6 +173,26 @@ def test_suspended_user_is_signed_out(web, factory):
     assert web.get("/patient").status_code == 302
 
 
+def test_suspension_ends_sessions_and_tokens_so_reinstatement_does_not_revive_them(web, factory, client):
+    """R-ADMIN-1 / R-PRES-1: a suspended account was only blocked while suspended; once reinstated,
+    its old web session and API token (maybe the reason for the suspension) worked again."""
+    from rems.services import admin
+
+    admin_user, pres = factory.admin(), factory.prescriber()
+    web.sign_in(pres.user)
+    token = client.post("/api/v1/auth/token", json={"email": pres.user.email, "password": PASSWORD}).get_json()
+    bearer = {"Authorization": f"Bearer {token['token']}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+    admin.set_status(admin_user, pres.user_id, {"status": "suspended", "reason": "Account shared"})
+    admin.set_status(admin_user, pres.user_id, {"status": "active", "reason": "Password reset"})
+    db.session.expire_all()
+    assert all(row.revoked_at is not None for row in _rows(pres.user))
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+    assert web.get("/prescriber/").headers["Location"].startswith("/sign-in")
+    web.sign_in(pres.user)  # a fresh sign-in works
+    assert web.get("/prescriber/").status_code == 200
+
+
 def test_a_suspended_user_with_the_right_password_is_told_the_account_is_suspended(web, factory, client):
     user = factory.patient().user
     user.status = "suspended"
@@ -226,6 +246,17 @@ def test_next_only_goes_to_this_site(web, factory):
     web.sign_out()
     resp = web.post("/sign-in?next=/patient/documents", {"email": user.email, "password": PASSWORD})
     assert resp.headers["Location"] == "/patient/documents"
+
+
+def test_next_with_control_characters_is_dropped(web, factory):
+    """A tab in ?next= left as Location '//evil.example' (browsers drop tabs: another site); a
+    newline or a carriage return answered 500. Both now land on the home page."""
+    user = factory.patient().user
+    for hostile in ("/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example", "/%0b/evil.example"):
+        resp = web.post(f"/sign-in?next={hostile}", {"email": user.email, "password": PASSWORD})
+        assert resp.status_code == 302, hostile
+        assert resp.headers["Location"] == "/", hostile
+        web.sign_out()
 
 
 def test_protected_page_redirects_to_sign_in_with_next(web):

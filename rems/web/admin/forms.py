@@ -77,7 +77,8 @@ class QuestionForm(FlaskForm):
         if len(filled) < 2:
             self.choice_1.errors = [*self.choice_1.errors, "Give at least two answers"]
             ok = False
-        if self.correct.data and int(self.correct.data) not in filled:
+        # not one of the radio's values (a hand-made post): the radio has said so; int() would raise (500)
+        if self.correct.data in {str(i) for i in range(1, MAX_CHOICES + 1)} and int(self.correct.data) not in filled:
             self.correct.errors = [
                 *self.correct.errors,
                 "The correct answer must be one of the filled-in choices",
