@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, true, union
+from sqlalchemy import BigInteger, String, and_, cast, exists, func, literal, or_, select, true, union
 from sqlalchemy.orm import aliased
 
 from rems import driver
@@ -54,11 +54,12 @@ class Due:
 
 @dataclass(frozen=True)
 class Shard:
-    """One of `of` disjoint parts of a sweep: the courses whose id % of == part. Every reminder
-    but the certification ones belongs to one course (its subject key names the course or one of
-    its RMAs), so the parts record disjoint rows and can run at the same time, in separate
-    processes and transactions (R-REM-2 still holds: each row is keyed). Certification reminders
-    (a handful a day) go with part 0."""
+    """One of `of` disjoint parts of a sweep: the courses whose id, scrambled (Knuth's
+    multiplicative hash, so that ids with a pattern, say every other one a CGP patient, still
+    spread evenly), falls in part `part`. Every reminder but the certification ones belongs to one
+    course (its subject key names the course or one of its RMAs), so the parts record disjoint rows
+    and can run at the same time, in separate processes and transactions (R-REM-2 still holds:
+    each row is keyed). Certification reminders (a handful a day) go with part 0."""
     part: int = 0
     of: int = 1
 
@@ -68,7 +69,17 @@ class Shard:
 
     def courses(self, course_id_col):
         """The SQL condition that keeps this part's courses (none when the sweep is whole)."""
-        return true() if self.of == 1 else (course_id_col % self.of) == self.part
+        if self.of == 1:
+            return true()
+        scrambled = (cast(course_id_col, BigInteger) * _KNUTH) % _2_32
+        return (scrambled * self.of) // _2_32 == self.part  # the high bits: the low ones keep id's parity
+
+    def has(self, course_id: int) -> bool:
+        """The same test in Python."""
+        return self.of == 1 or (course_id * _KNUTH) % _2_32 * self.of // _2_32 == self.part
+
+
+_KNUTH, _2_32 = 2654435761, 2**32  # (id * 2654435761) stays below 2**63 for any 32-bit id
 
 
 WHOLE = Shard()
