@@ -96,7 +96,17 @@ def manifestation(sig: Signature) -> dict:
         "signature_id": sig.id,
         "post_treatment_days": prog.post_treatment_contraception_days,  # R-END-2, R-CON-3
         "guardian_name": _guardian_name(sig),
+        "answered": _answered(sig),
     }
+
+
+def _answered(sig: Signature) -> list[dict]:
+    """R-ATT-1, R-SIG-1: a monthly attestation's questions with the answers chosen, as the signed
+    record holds them (records signed before they held the words list only ids: nothing shown)."""
+    if sig.record_type != "attestation":
+        return []
+    questions = (json.loads(sig.record_canonical).get("record") or {}).get("questions") or []
+    return [q for q in questions if isinstance(q, dict) and q.get("question")]
 
 
 def _guardian_name(sig: Signature) -> str | None:

@@ -138,6 +138,18 @@ def serialize_question(q: ComprehensionQuestion, with_answers: bool = False) -> 
     return out
 
 
+def _as_answered(questions, answers: dict) -> list[dict]:
+    """R-SIG-1: what the patient read and chose, word for word, inside the signed record: the bank's
+    questions can be edited later (R-ADMIN-1), and a signed record must keep its meaning (QA finding:
+    it held the question ids only)."""
+    out = []
+    for q in questions:
+        chosen = answers.get(str(q.id))
+        text = next((c["text"] for c in q.choices if c["id"] == chosen), None)
+        out.append({"id": str(q.id), "question": q.text, "answer": text})
+    return out
+
+
 def attest(user: User, data: dict):
     """R-ATT-1: all answers correct, contraception confirmed, signed. R-ATT-2: attempts limited."""
     patient = user.patient
@@ -178,7 +190,7 @@ def attest(user: User, data: dict):
         db.session.flush()
         sig, doc = signatures.sign(user, data["signature"]["password"], "monthly_attestation", "attestation", att.id,
                                    {"rems_id": patient.rems_id, "cycle": st.cycle_number,
-                                    "questions": [str(q.id) for q in questions],
+                                    "questions": _as_answered(questions, answers),
                                     "contraception": att.contraception}, patient_id=patient.id)
         att.signature_id = sig.id
         audit.record("attestation.signed", "attestation", att.id, patient_id=patient.id,

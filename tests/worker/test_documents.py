@@ -176,3 +176,39 @@ def test_a_minors_consent_document_names_the_parent_or_guardian(app, factory):
     text = consent_pdf(minor)
     assert "Parent or guardian" in text and "Jo Parent-Guardian" in text
     assert "Parent or guardian" not in consent_pdf(factory.patient())  # an adult names nobody
+
+
+def test_a_monthly_attestation_signs_the_words_of_its_questions_and_answers(app, factory):
+    """R-SIG-1, R-ATT-1: the signed record holds each question and the answer chosen word for word
+    (it held the question ids only, so editing a question in the bank afterwards changed what an
+    already signed attestation meant; QA 2026-11-26); the PDF lists them."""
+    import json
+
+    from rems.models import ComprehensionQuestion
+    from rems.services import admin
+    from tests.worker import scenarios
+
+    patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
+    att, doc = scenarios.attest(patient)
+    sig = db.session.get(Signature, att.signature_id)
+    record = json.loads(sig.record_canonical)["record"]
+    asked = [db.session.get(ComprehensionQuestion, int(q["id"])) for q in record["questions"]]
+    assert len(asked) == 3
+    for q, bank in zip(record["questions"], asked, strict=True):
+        assert q["question"] == bank.text
+        assert q["answer"] == next(c["text"] for c in bank.choices if c["correct"])
+    signed_before = (sig.record_canonical, sig.record_sha256)
+    # an administrator rewords the first question afterwards: the signed record is unchanged
+    first = asked[0]
+    admin.save_question(factory.admin(), first.id, {
+        "text": "A reworded question?", "explanation": first.explanation, "active": True,
+        "choices": [{"id": c["id"], "text": c["text"], "correct": c["correct"]} for c in first.choices]})
+    db.session.expire_all()
+    sig = db.session.get(Signature, att.signature_id)
+    assert (sig.record_canonical, sig.record_sha256) == signed_before
+    doc = db.session.get(Document, doc.id)
+    assert doc.status == "ready"
+    text = " ".join(_text(doc.pdf).split())
+    assert "Questions answered" in text
+    assert " ".join(record["questions"][0]["question"].split()) in text
+    assert "A reworded question?" not in text
