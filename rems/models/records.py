@@ -100,6 +100,8 @@ class ReminderSent(db.Model):
     subject_key: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # not emailed because the day it names had passed before it could be (rems.services.reminders)
+    dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
 

@@ -118,7 +118,7 @@ def _lost() -> list[int]:
     again, until REDELIVER_FOR after they were recorded; delivery is idempotent."""
     current = clock.now()
     return list(db.session.execute(
-        select(ReminderSent.id).where(ReminderSent.email_sent_at.is_(None),
+        select(ReminderSent.id).where(ReminderSent.email_sent_at.is_(None), ReminderSent.dropped_at.is_(None),
                                       ReminderSent.created_at < current - REDELIVER_AFTER,
                                       ReminderSent.created_at > current - REDELIVER_FOR)
         .order_by(ReminderSent.id).limit(REDELIVER_BATCH)).scalars())
@@ -244,6 +244,17 @@ def message(row: ReminderSent, user: User) -> tuple[str, dict]:
     return SUBJECTS[row.kind].format(**context), context
 
 
+OUTDATED_KEYS = ("closes", "until")  # the window's last day; the end of precautions or a certification
+
+
+def _outdated(row: ReminderSent, today: date) -> bool:
+    """The day the reminder names (its window closes, precautions or a certification end) has passed:
+    a delivery held up by an outage must not tell a patient their pharmacy can fill "until" a day
+    gone by. A test or visit that is due stays due: those reminders go out late rather than never."""
+    payload = row.payload or {}
+    return any(payload.get(k) and date.fromisoformat(payload[k]) < today for k in OUTDATED_KEYS)
+
+
 def _locked(reminder_id: int) -> ReminderSent | None:
     """The row, locked on PostgreSQL so two deliveries of one reminder run one after the other."""
     stmt = select(ReminderSent).where(ReminderSent.id == reminder_id).with_for_update()
@@ -271,8 +282,13 @@ def deliver_reminder(reminder_id: int) -> None:
 
     Raises on SMTP failure so the worker retries with backoff; the attempt is counted first."""
     row = _locked(reminder_id)
-    if row is None or row.email_sent_at is not None:
+    if row is None or row.email_sent_at is not None or row.dropped_at is not None:
         db.session.rollback()
+        return
+    if _outdated(row, clock.today()):  # sent now, it would tell its reader something false
+        row.dropped_at = clock.now()
+        db.session.commit()
+        current_app.logger.warning("reminder %s (%s) not sent: the day it names has passed", row.id, row.kind)
         return
     user = db.session.get(User, row.recipient_id)
     subject, context = message(row, user)

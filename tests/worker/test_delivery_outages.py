@@ -127,3 +127,30 @@ def test_sign_in_works_while_the_rate_limit_storage_is_down(app, factory, databa
         resp = down.test_client().post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD})
         db.session.remove()
     assert resp.status_code == 201, resp.get_json()
+
+
+def test_a_reminder_whose_day_passed_during_an_outage_is_dropped_not_sent_late(app, factory, travel):
+    """R-REM-1/2: a window reminder still unsent after the window's last day (the mail server was
+    down) would tell the patient their pharmacy can fill "until" a day gone by: its delivery drops
+    it (dropped_at) and later sweeps stop re-queuing it. A reminder whose day has not passed (a
+    certification ending in 5 days) is still sent late."""
+    from datetime import timedelta
+
+    pres = factory.prescriber()
+    pres.certified_until = s.today() + timedelta(days=5)
+    db.session.commit()
+    closing = s.cgp_in_window(factory, pres, confirmation_days_ago=6)  # its window closes today
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{_closed_port()}"
+    reminders.sweep()  # window_closing and the certification reminder; every delivery refused
+    rows = {r.kind: r for r in db.session.execute(select(ReminderSent)).scalars()}
+    assert {"window_closing", "prescriber_certification_expiring"} <= set(rows)
+    assert s.inbox(app) == []
+    app.config["SMTP_URL"] = None  # the mail server is back the next day: the window has closed
+    travel(1)
+    assert reminders.sweep()["redelivered"] >= 2
+    sent = {m["To"] for m in s.inbox(app)}
+    assert pres.user.email in sent and closing.email not in sent
+    db.session.expire_all()
+    window = db.session.get(ReminderSent, rows["window_closing"].id)
+    assert window.dropped_at is not None and window.email_sent_at is None
+    assert reminders.sweep()["redelivered"] == 0  # neither is queued again
