@@ -75,7 +75,10 @@ def test_rows_the_patient_can_only_wait_for_read_not_yet(web, factory):
     page = web.get("/patient").get_data(as_text=True)
     body = text(web.get("/patient"))
     assert "Not yet, nothing to do: Time since your last fill" in body
-    assert "Not yet, nothing to do: Prescription not yet filled this month" in body
+    # the open RMA is named as what it is (it read "Prescription not yet filled this month" right
+    # after the fill, contradicting its own detail; QA 2026-11-26)
+    assert "Not yet, nothing to do: Your current prescription is still valid" in body
+    assert "not yet filled" not in body
     assert "To do: Visit with your prescriber" in body
     assert "To do: Time since" not in body and "checklist__item--wait" in page
 

@@ -29,7 +29,7 @@ LABELS = {
     "COUNSELING_REQUIRED": "Counseling by your prescriber",
     "ATTESTATION_REQUIRED": "This month's questions and birth control confirmation",
     "REFILL_TOO_SOON": "Time since your last fill",
-    "ALREADY_AUTHORIZED": "Prescription not yet filled this month",
+    "ALREADY_AUTHORIZED": "Your current prescription is still valid",
     "POST_TREATMENT_TEST": "Pregnancy test after your last dose",
 }
 DOCUMENT_TITLES = {
