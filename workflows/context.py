@@ -9,6 +9,7 @@ from functools import cached_property
 from .clock import days, local_date
 from .cycles import CourseFacts, Cycle, course_facts, next_fill_from, refill_earliest, walk_cycles
 from .facts import CGP, Authorization, PatientFacts, PregnancyTest
+from .messages import short
 from .program import Program
 
 
@@ -29,6 +30,11 @@ class Context:
     @cached_property
     def today(self) -> date:
         return local_date(self.now, self.program)
+
+    def day(self, d: date) -> str:
+        """A date inside a sentence ("Nov 2"), with its year when that is not today's year: a
+        sentence read in January about December, or a year back, must not leave the year to guess."""
+        return short(d, self.today)
 
     @cached_property
     def is_cgp(self) -> bool:

@@ -20,9 +20,9 @@ def _course_reasons(ctx: Context) -> tuple[Reason, ...]:
     if ctx.pregnancy_reported:  # R-PT-4
         test = ctx.course.positive_test
         when = (
-            f"a positive pregnancy test collected {short(test.specimen_date)}"
+            f"a positive pregnancy test collected {ctx.day(test.specimen_date)}"
             if test
-            else f"a pregnancy reported {short(local_date(ctx.patient.pregnancy_reported_at, ctx.program))}"
+            else f"a pregnancy reported {ctx.day(local_date(ctx.patient.pregnancy_reported_at, ctx.program))}"
         )
         reasons.append(
             Reason("PREGNANCY_REPORTED", f"Treatment stopped after {when}: no authorization can be issued.")
@@ -49,7 +49,7 @@ def _post_treatment_requirements(ctx: Context) -> tuple[Requirement, ...]:
             Requirement(
                 "POST_TREATMENT_TEST",
                 True,
-                f"Negative post-treatment test collected {short(test.specimen_date)}.",
+                f"Negative post-treatment test collected {ctx.day(test.specimen_date)}.",
             ),
         )
     return (
@@ -57,7 +57,7 @@ def _post_treatment_requirements(ctx: Context) -> tuple[Requirement, ...]:
             "POST_TREATMENT_TEST",
             False,
             f"A negative post-treatment pregnancy test collected on or after "
-            f"{short(ctx.post_treatment_test_due)} is due.",
+            f"{ctx.day(ctx.post_treatment_test_due)} is due.",
         ),
     )
 

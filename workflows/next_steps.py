@@ -47,7 +47,7 @@ def _course_over(ctx: Context) -> dict[str, list[str]]:
             f"Take your post-treatment pregnancy test {_when_for_patient(due, ctx.today)}."
         )
         steps["prescriber"].append(
-            f"Record the negative post-treatment pregnancy test collected on or after {short(due)}."
+            f"Record the negative post-treatment pregnancy test collected on or after {ctx.day(due)}."
         )
     steps["pharmacist"].append(f"Do not dispense: treatment ended (last dose {short(last, ctx.today)}).")
     return steps

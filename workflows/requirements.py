@@ -23,7 +23,7 @@ from .cycles import (
     visit_closes_before_refill,
 )
 from .facts import Visit
-from .messages import KIND_LABELS, settings_phrase, short
+from .messages import KIND_LABELS, settings_phrase
 from .results import Reason, Requirement
 
 
@@ -45,13 +45,13 @@ class Row:
 def _consent(ctx: Context) -> Check:  # R-PAT-3
     signed = ctx.patient.consent_signed_at
     if signed is not None and signed <= ctx.now:
-        return Check(True, f"Informed consent signed {short(local_date(signed, ctx.program))}.")
+        return Check(True, f"Informed consent signed {ctx.day(local_date(signed, ctx.program))}.")
     return Check(False, "The informed consent is not signed yet.")
 
 
 def _contraception(ctx: Context) -> Check:  # R-CON-1
     if ctx.course.has_contraception:
-        return Check(True, f"Contraception documented (started {short(ctx.course.contraception_start)}).")
+        return Check(True, f"Contraception documented (started {ctx.day(ctx.course.contraception_start)}).")
     return Check(False, "No contraception (two forms, or a commitment to abstinence) is documented.")
 
 
@@ -59,7 +59,7 @@ def _screening(ctx: Context) -> Check:  # R-PT-2
     test = ctx.course.screening
     if test is not None:
         return Check(
-            True, f"Negative screening test collected {short(test.specimen_date)} (medical setting)."
+            True, f"Negative screening test collected {ctx.day(test.specimen_date)} (medical setting)."
         )
     return Check(False, "No negative screening pregnancy test from a medical setting is recorded.")
 
@@ -72,8 +72,8 @@ def _lead_in(ctx: Context) -> Check:  # R-CON-2
     if opened is not None:
         return Check(
             True,
-            f"Confirmation test collected {short(opened.specimen_date)}, "
-            f"at least {n} days after contraception started {short(start)}.",
+            f"Confirmation test collected {ctx.day(opened.specimen_date)}, "
+            f"at least {n} days after contraception started {ctx.day(start)}.",
         )
     rejected = [
         t
@@ -84,19 +84,19 @@ def _lead_in(ctx: Context) -> Check:  # R-CON-2
     if rejected:
         return Check(
             False,
-            f"Confirmation test collected {short(rejected[-1].specimen_date)} is too early: "
-            f"contraception started {short(start)}, so the confirmation test must be "
-            f"collected on or after {short(earliest)}.",
+            f"Confirmation test collected {ctx.day(rejected[-1].specimen_date)} is too early: "
+            f"contraception started {ctx.day(start)}, so the confirmation test must be "
+            f"collected on or after {ctx.day(earliest)}.",
         )
     if ctx.today < earliest:
         return Check(
             False,
-            f"Contraception started {short(start)}: the {n}-day lead-in is not complete; "
-            f"the confirmation test can be collected on or after {short(earliest)}.",
+            f"Contraception started {ctx.day(start)}: the {n}-day lead-in is not complete; "
+            f"the confirmation test can be collected on or after {ctx.day(earliest)}.",
         )
     return Check(
         True,
-        f"{n}-day contraception lead-in complete; confirmation test can be collected from {short(earliest)}.",
+        f"{n}-day contraception lead-in complete; confirmation test can be collected from {ctx.day(earliest)}.",
     )
 
 
@@ -105,7 +105,7 @@ def _counseling(ctx: Context) -> Check:  # R-PAT-4
     visits = ctx.cycle.visits if per_cycle else [v for v in ctx.patient.visits if v.recorded_at <= ctx.now]
     counseled = [v for v in visits if v.counseled]
     if counseled:
-        return Check(True, f"Counseling documented {short(counseled[-1].visit_date)}.")
+        return Check(True, f"Counseling documented {ctx.day(counseled[-1].visit_date)}.")
     scope = "this cycle" if per_cycle else "at enrollment"
     return Check(False, f"The prescriber has not documented counseling {scope}.")
 
@@ -114,7 +114,7 @@ def _attestation(ctx: Context) -> Check:  # R-ATT-1, R-ATT-2
     done = ctx.cycle.attestations
     if done:
         signed = local_date(done[-1].recorded_at, ctx.program)
-        return Check(True, f"Monthly attestation signed {short(signed)}.")
+        return Check(True, f"Monthly attestation signed {ctx.day(signed)}.")
     left = ctx.attestation_attempts_left
     if left == 0:
         return Check(
@@ -137,14 +137,14 @@ def test_earliest(ctx: Context) -> tuple[date, str]:
     earliest = max(start, cyc.earliest_test_date, ctx.today - days(program.cgp_window_days - 1))
     if cyc.follows_missed is not None and program.missed_window_lockout_days:
         why = (
-            f" (after the window missed on {short(cyc.follows_missed.closes)} there is a "
+            f" (after the window missed on {ctx.day(cyc.follows_missed.closes)} there is a "
             f"{program.missed_window_lockout_days}-day waiting period)"
         )
     if cyc.refill_from is not None:  # R-RMA-2/3 [D]: the window must reach the first day of the next fill
         fill = cyc.refill_from
         limit = fill - days(program.cgp_window_days - 1)
         if limit > earliest:
-            earliest, why = limit, (f" (its {program.cgp_window_days}-day window must reach {short(fill)}, "
+            earliest, why = limit, (f" (its {program.cgp_window_days}-day window must reach {ctx.day(fill)}, "
                                     f"the first day the next fill is allowed)")
     if cyc.expected_test_kind == "confirmation":
         screening, start = ctx.course.screening, ctx.course.contraception_start
@@ -164,13 +164,13 @@ def _missed(ctx: Context) -> Reason:
     w = ctx.cycle.follows_missed
     opened_by = ctx.cycles[-2].opened_by
     what = "Visit of" if isinstance(opened_by, Visit) else "Pregnancy test collected"
-    return Reason("WINDOW_EXPIRED", f"{what} {short(w.opens)}: the window closed {short(w.closes)}.")
+    return Reason("WINDOW_EXPIRED", f"{what} {ctx.day(w.opens)}: the window closed {ctx.day(w.closes)}.")
 
 
-def _home_test_refusal(kind: str, specimen_date: date, since: date | None, program) -> str:
+def _home_test_refusal(ctx: Context, kind: str, specimen_date: date, since: date | None) -> str:
     """Why a home test does not count (R-PT-2, R-PT-3), the end of a sentence."""
-    if kind in program.home_test_kinds and since is not None and specimen_date < since:
-        return f"home testing was enabled for this patient only on {short(since)}."
+    if kind in ctx.program.home_test_kinds and since is not None and specimen_date < since:
+        return f"home testing was enabled for this patient only on {ctx.day(since)}."
     return "it must be done in a medical setting."
 
 
@@ -189,8 +189,8 @@ def test_wanted(ctx: Context) -> str:
     settings = ("medical", "home") if home_test_allowed(ctx.patient, program, kind, earliest) else ("medical",)
     where = settings_phrase(settings)
     if "home" not in settings and home_test_allowed(ctx.patient, program, kind, since or earliest):
-        where += f"; at home from {short(since)}"
-    return f"negative {KIND_LABELS[kind]} pregnancy test ({where}) collected on or after {short(earliest)}{why}"
+        where += f"; at home from {ctx.day(since)}"
+    return f"negative {KIND_LABELS[kind]} pregnancy test ({where}) collected on or after {ctx.day(earliest)}{why}"
 
 
 def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
@@ -200,8 +200,8 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
         w = cyc.window
         return Check(
             True,
-            f"Negative {KIND_LABELS[kind]} pregnancy test collected {short(w.opens)}; "
-            f"pharmacy can fill until {short(w.closes)}.",
+            f"Negative {KIND_LABELS[kind]} pregnancy test collected {ctx.day(w.opens)}; "
+            f"pharmacy can fill until {ctx.day(w.closes)}.",
         )
     since = ctx.patient.home_testing_since  # R-PT-3
     detail = f"No {test_wanted(ctx)} is recorded yet."
@@ -215,8 +215,8 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                     Reason(
                         code,
                         f"The {test.setting} {KIND_LABELS[kind]} test collected "
-                        f"{short(test.specimen_date)} does not count: "
-                        + _home_test_refusal(kind, test.specimen_date, since, program),
+                        f"{ctx.day(test.specimen_date)} does not count: "
+                        + _home_test_refusal(ctx, kind, test.specimen_date, since),
                     )
                 )
             elif code == "ENTERED_AFTER_WINDOW":  # R-CYC-1 [D]
@@ -224,9 +224,9 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                 reasons.append(
                     Reason(
                         "PREGNANCY_TEST_REQUIRED",
-                        f"The {KIND_LABELS[kind]} test collected {short(test.specimen_date)} was entered "
-                        f"{short(local_date(test.recorded_at, program))}, after the window it would "
-                        f"have opened had closed ({short(late.closes)}): it cannot open a window.",
+                        f"The {KIND_LABELS[kind]} test collected {ctx.day(test.specimen_date)} was entered "
+                        f"{ctx.day(local_date(test.recorded_at, program))}, after the window it would "
+                        f"have opened had closed ({ctx.day(late.closes)}): it cannot open a window.",
                     )
                 )
             elif code == "CLOSES_BEFORE_REFILL":  # R-RMA-3 [D]
@@ -235,8 +235,8 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                 reasons.append(
                     Reason(
                         "PREGNANCY_TEST_REQUIRED",
-                        f"The {KIND_LABELS[kind]} test collected {short(test.specimen_date)} is too early: "
-                        f"its window would close {short(closes)}, before {short(fill)}, the first day "
+                        f"The {KIND_LABELS[kind]} test collected {ctx.day(test.specimen_date)} is too early: "
+                        f"its window would close {ctx.day(closes)}, before {ctx.day(fill)}, the first day "
                         f"the next fill is allowed.",
                     )
                 )
@@ -245,11 +245,11 @@ def _pregnancy_test(ctx: Context) -> Check:  # R-CYC-2, R-CYC-4, R-PT-2, R-PT-3
                 reasons.append(
                     Reason(
                         code,
-                        f"Confirmation test collected {short(test.specimen_date)} is too "
+                        f"Confirmation test collected {ctx.day(test.specimen_date)} is too "
                         f"early: it must be collected on or after "
-                        f"{short(confirmation_earliest(screening, program))}, "
+                        f"{ctx.day(confirmation_earliest(screening, program))}, "
                         f"{program.confirmation_after_screening_days} days after the "
-                        f"screening test of {short(screening.specimen_date)}.",
+                        f"screening test of {ctx.day(screening.specimen_date)}.",
                     )
                 )
     return Check(False, detail, tuple(reasons))
@@ -260,7 +260,7 @@ def _visit(ctx: Context) -> Check:  # R-CYC-3, R-CYC-4
     if cyc.window is not None:
         return Check(
             True,
-            f"Visit confirmed {short(cyc.window.opens)}; pharmacy can fill until {short(cyc.window.closes)}.",
+            f"Visit confirmed {ctx.day(cyc.window.opens)}; pharmacy can fill until {ctx.day(cyc.window.closes)}.",
         )
     detail = "The prescriber has not confirmed this month's visit."
     reasons = [Reason("VISIT_REQUIRED", detail)]
@@ -270,17 +270,17 @@ def _visit(ctx: Context) -> Check:  # R-CYC-3, R-CYC-4
             reasons.append(
                 Reason(
                     "VISIT_REQUIRED",
-                    f"The visit of {short(visit.visit_date)} was entered "
-                    f"{short(local_date(visit.recorded_at, ctx.program))}, after the window it would "
-                    f"have opened had closed ({short(late.closes)}): it cannot open a window.",
+                    f"The visit of {ctx.day(visit.visit_date)} was entered "
+                    f"{ctx.day(local_date(visit.recorded_at, ctx.program))}, after the window it would "
+                    f"have opened had closed ({ctx.day(late.closes)}): it cannot open a window.",
                 )
             )
         elif early := visit_closes_before_refill(visit, cyc, ctx.program):  # R-RMA-2/3 [D]
             reasons.append(
                 Reason(
                     "VISIT_REQUIRED",
-                    f"The visit of {short(visit.visit_date)} is too early: its window would close "
-                    f"{short(early.closes)}, before {short(cyc.refill_from)}, the first day the next "
+                    f"The visit of {ctx.day(visit.visit_date)} is too early: its window would close "
+                    f"{ctx.day(early.closes)}, before {ctx.day(cyc.refill_from)}, the first day the next "
                     f"fill is allowed.",
                 )
             )
@@ -292,31 +292,31 @@ def _visit(ctx: Context) -> Check:  # R-CYC-3, R-CYC-4
 def _no_open_rma(ctx: Context) -> Check:  # R-RMA-2
     rma = ctx.last_rma
     if rma.do_not_dispense_after >= ctx.today:
-        issued = short(local_date(rma.recorded_at, ctx.program))
+        issued = ctx.day(local_date(rma.recorded_at, ctx.program))
         return Check(
             False,
             # no RMA number: any certified pharmacy can ask, and the number is the issuing pharmacy's
-            f"An RMA issued {issued} is valid until {short(rma.do_not_dispense_after)}; only one "
+            f"An RMA issued {issued} is valid until {ctx.day(rma.do_not_dispense_after)}; only one "
             f"authorization per cycle.",
         )
-    return Check(True, f"The previous RMA ({rma.rma}) expired {short(rma.do_not_dispense_after)}.")
+    return Check(True, f"The previous RMA ({rma.rma}) expired {ctx.day(rma.do_not_dispense_after)}.")
 
 
 def _refill_timing(ctx: Context) -> Check:  # R-RMA-3
     rma = ctx.last_rma
     earliest = ctx.refill_earliest(rma)
-    issued = short(local_date(rma.recorded_at, ctx.program))
+    issued = ctx.day(local_date(rma.recorded_at, ctx.program))
     if ctx.today < earliest:
         return Check(
             False,
             f"Too soon after the {rma.days_supply}-day supply authorized {issued}: "
-            f"the next authorization is possible from {short(ctx.next_fill_from(rma))}.",
+            f"the next authorization is possible from {ctx.day(ctx.next_fill_from(rma))}.",
         )
     # what this row checks, not when the next RMA is possible: R-RMA-2 may still hold it back
     return Check(
         True,
         f"{int(ctx.program.refill_too_soon_fraction * 100)}% of the {rma.days_supply}-day supply "
-        f"authorized {issued} has elapsed (since {short(earliest)}).",
+        f"authorized {issued} has elapsed (since {ctx.day(earliest)}).",
     )
 
 

@@ -147,7 +147,7 @@ def _test_setting(ctx: Context, p: dict) -> Verdict | None:  # R-PT-2, R-PT-3, R
     if p["specimen_date"] < since:
         return _no(
             "HOME_TEST_NOT_ALLOWED",
-            f"Home testing was enabled for this patient on {short(since)}: a home test collected "
+            f"Home testing was enabled for this patient on {ctx.day(since)}: a home test collected "
             f"before then does not count.",
             "setting",
         )
@@ -159,15 +159,15 @@ def _test_counts_for_cycle(ctx: Context, p: dict) -> Verdict | None:  # R-CYC-1,
     if p["result"] != "negative" or p["kind"] != cyc.expected_test_kind or cyc.number == 1:
         return None
     if p["specimen_date"] < cyc.earliest_test_date:
-        why = f"the current cycle started {short(cyc.start_date)}"
+        why = f"the current cycle started {ctx.day(cyc.start_date)}"
         if cyc.follows_missed is not None and ctx.program.missed_window_lockout_days:
             why = (
-                f"after the window missed on {short(cyc.follows_missed.closes)} the new test "
+                f"after the window missed on {ctx.day(cyc.follows_missed.closes)} the new test "
                 f"can be collected only after a {ctx.program.missed_window_lockout_days}-day waiting period"
             )
         return _no(
             "VALIDATION_ERROR",
-            f"This test would not count: {why}; collect it on or after {short(cyc.earliest_test_date)}.",
+            f"This test would not count: {why}; collect it on or after {ctx.day(cyc.earliest_test_date)}.",
             "specimen_date",
         )
     return None
@@ -223,7 +223,7 @@ def _attempts_left(ctx: Context, p: dict) -> Verdict | None:  # R-ATT-2
 def _home_testing_off(ctx: Context, p: dict) -> Verdict | None:  # R-PT-3
     since = ctx.patient.home_testing_since
     if since is not None:
-        return _no("VALIDATION_ERROR", f"Home testing is already enabled (since {short(since)}).")
+        return _no("VALIDATION_ERROR", f"Home testing is already enabled (since {ctx.day(since)}).")
     return None
 
 

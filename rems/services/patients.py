@@ -223,7 +223,7 @@ def _refuse_same_test(course: Course, data: dict) -> None:
     if same is not None:
         raise ApiError(409, "DUPLICATE_RECORD",
                        f"This {data['result']} {KIND_LABELS[data['kind']]} pregnancy test collected "
-                       f"{short(data['specimen_date'])} "
+                       f"{short(data['specimen_date'], today())} "
                        f"({data['setting']} setting) is already recorded for this patient: nothing was added.")
 
 

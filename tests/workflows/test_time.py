@@ -125,3 +125,27 @@ def test_R_RMA_5_a_date_names_its_year_when_read_in_another_year():
     assert short(d, date(2026, 1, 1)) == short(d, d) == short(d) == "Dec 31"
     assert short(d, date(2027, 1, 2)) == "Dec 31, 2026"
     assert short(d, date(2025, 12, 31)) == "Dec 31, 2026"
+
+
+def test_R_TIME_1_R_RMA_5_dates_of_another_year_name_their_year(program):
+    """A sentence read in January about December names the year of each date that is not this
+    year's (it read "Informed consent signed Dec 20." and "the window closed Dec 27." in the new
+    year, leaving the year to guess; QA 2026-11-26); this year's dates stay short."""
+    p = (
+        patient(enrolled="2026-12-01")
+        .consent("2026-12-01")
+        .visit("2026-12-01")
+        .contraception("2026-10-01", recorded="2026-12-01")
+        .test("screening", "2026-12-01")
+        .test("confirmation", "2026-12-21")
+        .attest("2026-12-21")
+        .build()
+    )
+    in_january = decide_dispense(request(p), program, at("2027-01-05T15:00"))
+    assert "Pregnancy test collected Dec 21, 2026: the window closed Dec 27, 2026." in [
+        r.message for r in in_january.reasons]
+    status = evaluate_patient(p, program, at("2027-01-05T15:00"))
+    details = {r.code: r.detail for r in status.requirements}
+    assert "Informed consent signed Dec 1, 2026." in details.values()
+    in_december = decide_dispense(request(p), program, at("2026-12-28T15:00"))
+    assert "Pregnancy test collected Dec 21: the window closed Dec 27." in [r.message for r in in_december.reasons]
