@@ -24,8 +24,9 @@ HOME = {
     "pharmacist": "pharmacist.index",
     "admin": "admin.index",
 }
-OWN = ("rems.web.auth", "rems.web.patient", "rems.web.pharmacist", "rems.web.messages")
+OWN = ("rems.web.auth", "rems.web.patient", "rems.web.pharmacist")
 OPTIONAL = ("rems.web.prescriber", "rems.web.admin")
+LAST = ("rems.web.messages",)  # its "Messages" link comes after each role's own pages
 
 @bp.get("/")
 def home():
@@ -52,7 +53,7 @@ def init_app(app) -> None:
     handover.init_app(app)
     app.register_blueprint(bp)
     nav: dict[str, list] = {}
-    for name in OWN + OPTIONAL:
+    for name in OWN + OPTIONAL + LAST:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
