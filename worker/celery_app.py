@@ -122,8 +122,8 @@ def reminder_sweep() -> dict:
 
 @app.task(name="rems.reminder_sweep_part", queue="default")
 def reminder_sweep_part(part: int, of: int) -> dict:
-    """R-REM-1, R-REM-2: one part of a sweep (the courses whose id % of == part); idempotent like
-    the whole sweep: a row already recorded is not recorded again."""
+    """R-REM-1, R-REM-2: one part of a sweep (reminders_due.Shard: the courses whose hashed id falls
+    in `part` of `of`); idempotent like the whole sweep: a row already recorded is not recorded again."""
     from rems.services.reminders import Shard, sweep
 
     return sweep(Shard(part, of))
