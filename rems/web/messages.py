@@ -4,6 +4,8 @@ notification is also emailed; this page keeps them where the person works."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
@@ -26,10 +28,16 @@ EMPTY = {
 SHOWN = 3  # unread messages listed on a role's main page
 
 
-def newest_unread() -> list:
-    """For a main page's "New messages" box: the SHOWN newest unread messages, and one more if there
-    are more (one statement)."""
-    return notify.unread(current_user._get_current_object(), limit=SHOWN + 1)
+class NewMessages(NamedTuple):
+    shown: list
+    more: bool  # there are more unread messages than those shown
+
+
+def newest_unread() -> NewMessages:
+    """For a main page's "New messages" box: the SHOWN newest unread messages, and whether there
+    are more (one statement: SHOWN + 1 rows)."""
+    rows = notify.unread(current_user._get_current_object(), limit=SHOWN + 1)
+    return NewMessages(rows[:SHOWN], len(rows) > SHOWN)
 
 
 def page(read_endpoint: str):

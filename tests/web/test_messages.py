@@ -87,3 +87,21 @@ def test_the_patient_keeps_its_own_messages_page(web, factory):
     db.session.commit()
     html = web.get("/patient/notifications").get_data(as_text=True)
     assert 'action="/patient/notifications/read"' in html and "Your window closes soon" in html
+
+
+def test_the_main_page_lists_the_three_newest_unread_and_says_when_there_are_more(web, factory):
+    from rems.services import notify
+
+    ph, rsp = factory.pharmacy()
+    for n in range(5):
+        notify.notify(rsp, "x", f"Notice number {n}", "Body.")
+    db.session.commit()
+    web.sign_in(rsp)
+    page = text(web.get("/pharmacy"))
+    shown = [n for n in range(5) if f"Notice number {n}" in page]
+    assert len(shown) == 3 and "And more." in page and "New messages" in page
+    notify.mark_all_read(rsp)
+    notify.notify(rsp, "x", "The only new one", "Body.")
+    db.session.commit()
+    page = text(web.get("/pharmacy"))
+    assert "New message The only new one" in page and "And more." not in page
