@@ -18,26 +18,31 @@ def _database() -> str:
         return "down"
 
 
-def _broker_and_worker() -> tuple[str, str]:
+# the heartbeat keys the workers renew (worker/celery_app.py HEARTBEAT_KEYS), per queue
+HEARTBEATS = {"worker": "rems:worker:heartbeat", "pdf_worker": "rems:worker:heartbeat:pdf"}
+
+
+def _broker_and_workers() -> tuple[str, dict[str, str]]:
     url = current_app.config.get("REDIS_URL")
     if not url:
-        return "in-process", "in-process"
+        return "in-process", {name: "in-process" for name in HEARTBEATS}
     import redis
 
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
         client.ping()
-        heartbeat = client.get("rems:worker:heartbeat")
-        return "ok", "ok" if heartbeat else "none seen"
+        seen = client.mget(list(HEARTBEATS.values()))
+        return "ok", {name: "ok" if beat else "none seen" for name, beat in zip(HEARTBEATS, seen, strict=True)}
     except Exception:  # noqa: BLE001
-        return "down", "unknown"
+        return "down", {name: "unknown" for name in HEARTBEATS}
 
 
 @bp.get("/healthz")
 def healthz():
+    """`worker`: the default queue's workers (reminders, email); `pdf_worker`: the pdf queue's."""
     database = _database()
-    broker, worker = _broker_and_worker()
+    broker, workers = _broker_and_workers()
     status = "ok" if database == "ok" and broker != "down" else "degraded"
     code = 503 if database != "ok" else 200
     return jsonify(status=status if code == 200 else "down", database=database, broker=broker,
-                   worker=worker, program=current_app.config["PROGRAM"]), code
+                   **workers, program=current_app.config["PROGRAM"]), code

@@ -19,7 +19,8 @@ from flask import Flask
 from rems import create_app
 from rems.tasks import TASKS, resolve
 
-HEARTBEAT_KEY = "rems:worker:heartbeat"  # read by rems/health.py
+# one key per queue, read by rems/health.py: a stopped pdf worker must not hide behind a live default one
+HEARTBEAT_KEYS = {"default": "rems:worker:heartbeat", "pdf": "rems:worker:heartbeat:pdf"}
 HEARTBEAT_EVERY_SECONDS = 60
 HEARTBEAT_TTL_SECONDS = 3 * HEARTBEAT_EVERY_SECONDS
 SWEEP_EVERY = timedelta(minutes=15)
@@ -52,6 +53,8 @@ def celery_config(app: Flask) -> dict:
         "beat_schedule": {
             "reminder-sweep": {"task": "rems.reminder_sweep", "schedule": SWEEP_EVERY},
             "worker-heartbeat": {"task": "rems.heartbeat", "schedule": HEARTBEAT_EVERY_SECONDS},
+            "pdf-worker-heartbeat": {"task": "rems.heartbeat", "schedule": HEARTBEAT_EVERY_SECONDS,
+                                     "args": ("pdf",), "options": {"queue": "pdf"}},
             "audit-anchor": {"task": "rems.audit_anchor", "schedule": ANCHOR_EVERY},
         },
     }
@@ -139,16 +142,30 @@ def audit_anchor() -> dict | None:
 
 
 @app.task(name="rems.heartbeat", queue="default")
-def heartbeat() -> None:
-    """Mark the worker alive for /healthz: a key that expires unless a worker keeps renewing it."""
+def heartbeat(queue: str = "default") -> None:
+    """Mark the workers of `queue` alive for /healthz: a key that expires unless a worker of that
+    queue keeps renewing it (beat sends one heartbeat to each queue)."""
     import redis
 
+    key = HEARTBEAT_KEYS.get(queue)
+    if key is None:
+        return
     client = redis.Redis.from_url(flask_app.config["REDIS_URL"])
-    client.set(HEARTBEAT_KEY, datetime.now(UTC).isoformat(), ex=HEARTBEAT_TTL_SECONDS)
+    client.set(key, datetime.now(UTC).isoformat(), ex=HEARTBEAT_TTL_SECONDS)
     client.close()
+
+
+def _consumed(consumer) -> set[str]:
+    """The queues a starting worker consumes (-Q); "default" when Celery does not say."""
+    try:
+        return {q.name for q in consumer.task_consumer.queues}
+    except AttributeError:
+        return {"default"}
 
 
 @worker_ready.connect
 def _announce(sender=None, **_kwargs) -> None:
-    """A worker that just started is alive at once, without waiting for beat's next heartbeat."""
-    heartbeat()
+    """A worker that just started is alive at once, for each queue it consumes, without waiting for
+    beat's next heartbeats."""
+    for queue in sorted(_consumed(sender) & set(HEARTBEAT_KEYS)):
+        heartbeat(queue)

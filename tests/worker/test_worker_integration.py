@@ -4,6 +4,7 @@ SIGKILLed mid-batch and restarted, and when the SMTP server refuses twice before
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -51,11 +52,11 @@ def run(app, broker, tmp_path):
     """run(inbox) -> a started worker whose mail goes to that inbox; the app sends to that worker."""
     started = []
 
-    def start(inbox: Inbox, env: dict | None = None) -> Worker:
+    def start(inbox: Inbox, env: dict | None = None, queues: str = "default,pdf") -> Worker:
         smtp = _smtp(inbox)
         worker = Worker(app.config["SQLALCHEMY_DATABASE_URI"], f"smtp://127.0.0.1:{smtp.port}", broker,
                         tmp_path,
-                        app.config.get("CLOCK_OFFSET_DAYS", 0), env)
+                        app.config.get("CLOCK_OFFSET_DAYS", 0), env, queues)
         started.append((worker, smtp))
         worker.start()
         app.extensions["rems_celery_client"] = producer(broker)
@@ -214,6 +215,38 @@ def test_heartbeat_makes_healthz_report_the_worker(app, run, client):
     health = client.get("/healthz").get_json()
     assert health["broker"] == "ok" and health["worker"] == "ok"
     r.delete(key)
+    r.close()
+
+
+def test_each_queue_has_its_own_heartbeat_so_a_stopped_pdf_worker_shows(app, run, client):
+    """/healthz reports the pdf queue's workers apart (`pdf_worker`): a worker of the default queue
+    alone said "worker: ok" while no PDF was being rendered (QA 2026-11-26). A worker announces the
+    queues it consumes when it starts; beat sends a heartbeat to each queue."""
+    import redis
+
+    keys = {"worker": "rems:worker:heartbeat", "pdf_worker": "rems:worker:heartbeat:pdf"}
+    r = redis.Redis.from_url(REDIS_URL)
+    r.delete(*keys.values())
+    app.config["REDIS_URL"] = REDIS_URL
+    schedule = subprocess.run(  # the deployed beat schedule: one heartbeat per queue
+        [sys.executable, "-c", "from worker.celery_app import app; s = app.conf.beat_schedule; "
+         "print(s['worker-heartbeat']['task'], s['pdf-worker-heartbeat']['args'], "
+         "s['pdf-worker-heartbeat']['options'])"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "REMS_REDIS_URL": REDIS_URL})
+    assert schedule.stdout.split("\n")[0] == "rems.heartbeat ('pdf',) {'queue': 'pdf'}", schedule.stderr[-2000:]
+    worker = run(Inbox(), queues="default")  # no pdf worker
+    health = client.get("/healthz").get_json()
+    assert health["worker"] == "ok" and health["pdf_worker"] == "none seen"
+    app.extensions["rems_celery_client"].send_task("rems.heartbeat", args=["pdf"], queue="pdf")
+    time.sleep(1.5)  # nobody consumes the pdf queue: the key stays unset
+    assert client.get("/healthz").get_json()["pdf_worker"] == "none seen"
+    worker.stop()
+    r.delete(*keys.values())
+    run(Inbox(), queues="pdf")  # a pdf worker alone: it takes the queued heartbeat and announces itself
+    health = client.get("/healthz").get_json()
+    assert health["pdf_worker"] == "ok" and health["worker"] == "none seen"
+    assert 0 < r.ttl(keys["pdf_worker"]) <= 180
+    r.delete(*keys.values())
     r.close()
 
 

@@ -40,8 +40,8 @@ def producer(prefix: str):
 
 class Worker:
     def __init__(self, database_url: str, smtp_url: str, prefix: str, log_dir: Path, clock_offset: int = 0,
-                 env: dict | None = None):
-        self.prefix, self.log_dir, self.proc, self.runs = prefix, log_dir, None, 0
+                 env: dict | None = None, queues: str = "default,pdf"):
+        self.prefix, self.log_dir, self.proc, self.runs, self.queues = prefix, log_dir, None, 0, queues
         self.env = {**os.environ, "REMS_DATABASE_URL": database_url, "REMS_REDIS_URL": REDIS_URL,
                     "REMS_SMTP_URL": smtp_url, "REMS_SECRET_KEY": "worker-test", "REMS_ENV": "development",
                     "REMS_CLOCK_OFFSET_DAYS": str(clock_offset), "REMS_TEST_CELERY_PREFIX": prefix,
@@ -56,7 +56,7 @@ class Worker:
         out = self.log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tests.worker.celery_test_app", "worker",
-             "-Q", "default,pdf",
+             "-Q", self.queues,
              "-l", "info", "-c", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"test-{uuid.uuid4().hex[:8]}@%h"],
             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
