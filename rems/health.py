@@ -18,8 +18,11 @@ def _database() -> str:
         return "down"
 
 
-# the heartbeat keys the workers renew (worker/celery_app.py HEARTBEAT_KEYS), per queue
-HEARTBEATS = {"worker": "rems:worker:heartbeat", "pdf_worker": "rems:worker:heartbeat:pdf"}
+# queue -> the key its workers renew (worker/celery_app.py's heartbeat task): one per queue, so a
+# stopped pdf worker does not hide behind a live default one
+HEARTBEAT_KEYS = {"default": "rems:worker:heartbeat", "pdf": "rems:worker:heartbeat:pdf"}
+# field of /healthz -> key
+HEARTBEATS = {"worker": HEARTBEAT_KEYS["default"], "pdf_worker": HEARTBEAT_KEYS["pdf"]}
 
 
 def _broker_and_workers() -> tuple[str, dict[str, str]]:

@@ -17,10 +17,9 @@ from celery.signals import worker_ready
 from flask import Flask
 
 from rems import create_app
+from rems.health import HEARTBEAT_KEYS  # read back by /healthz
 from rems.tasks import TASKS, resolve
 
-# one key per queue, read by rems/health.py: a stopped pdf worker must not hide behind a live default one
-HEARTBEAT_KEYS = {"default": "rems:worker:heartbeat", "pdf": "rems:worker:heartbeat:pdf"}
 HEARTBEAT_EVERY_SECONDS = 60
 HEARTBEAT_TTL_SECONDS = 3 * HEARTBEAT_EVERY_SECONDS
 SWEEP_EVERY = timedelta(minutes=15)

@@ -172,6 +172,17 @@ def _new_rma() -> str:
     return f"RMA{secrets.randbelow(10**10):010d}"
 
 
+def after_reversal(a: Authorization) -> str:
+    """What a reversal means for the next RMA: "reopened" (R-RMA-4: inside its window the cycle is
+    open again, so a corrected RMA can follow until the window's last day, `a.do_not_dispense_after`),
+    "missed" (R-CYC-4: after the window, that cycle was missed) or "stopped" (R-PT-4, R-END-1:
+    treatment is over, no RMA follows)."""
+    course = a.course
+    if course.pregnancy_reported_at is not None or course.ended_at is not None:
+        return "stopped"
+    return "reopened" if a.do_not_dispense_after >= program_today() else "missed"
+
+
 def dispense_stop(a: Authorization) -> tuple[str, str] | None:
     """Why this RMA may not be filled now, as (code, sentence); None: it may.
 

@@ -24,18 +24,18 @@ def notify(user: User, kind: str, title: str, body: str, subject_key: str | None
 INBOX_SIZE = 100
 
 
-def inbox(user: User, limit: int = INBOX_SIZE) -> list[Notification]:
-    """The user's latest notifications, newest first (every role has a Messages page)."""
+def inbox(user: User, limit: int | None = INBOX_SIZE, unread_only: bool = False) -> list[Notification]:
+    """The user's latest notifications (or only those not marked as read yet), newest first, the
+    first `limit` (every role has a Messages page)."""
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
     return list(db.session.execute(
-        select(Notification).where(Notification.user_id == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).scalars())
+        stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).scalars())
 
 
 def unread(user: User, limit: int | None = None) -> list[Notification]:
-    """The user's notifications not marked as read yet, newest first (the first `limit`)."""
-    return list(db.session.execute(
-        select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).scalars())
+    return inbox(user, limit, unread_only=True)
 
 
 def unread_count(user: User) -> int:

@@ -309,6 +309,22 @@ def _admin_token(client, factory) -> str:
     return client.post("/api/v1/auth/token", json={"email": admin.email, "password": PASSWORD}).get_json()["token"]
 
 
+def _anchor_add_line_and_cut(app, client, runner, backend, factory, line: str) -> tuple[dict, int]:
+    """Anchor the chain, append `line` to the anchor file, delete the newest entries below the
+    anchored head (a superuser's cut), and verify everywhere: (the report, the anchored id)."""
+    from rems.services import audit
+
+    token = _admin_token(client, factory)
+    _some_history(factory, 2)
+    path = _anchor_file(app)
+    audit.anchor(path)
+    anchored = audit.head()[0]
+    with open(path, "a") as fh:
+        fh.write(line)
+    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {anchored - 2}")
+    return _verify_everywhere(client, runner, token, expect_ok=False), anchored
+
+
 def _verify_everywhere(client, runner, token, expect_ok: bool) -> dict:
     """The CLI (exit code) and the API must give the same verdict; returns the API's answer."""
     result = _cli(runner, "audit", "verify")
@@ -442,17 +458,7 @@ def test_r_aud_1_an_anchor_path_that_cannot_be_read_is_reported(app, client, run
 def test_r_aud_1_a_bad_anchor_line_does_not_hide_the_good_ones(app, client, runner, backend, factory):
     """One line that is not an anchor is reported, and the anchors around it are still held against
     the chain: a cut below the last good anchor is still seen (QA: one bad line disabled them all)."""
-    from rems.services import audit
-
-    token = _admin_token(client, factory)
-    _some_history(factory, 2)
-    path = _anchor_file(app)
-    audit.anchor(path)
-    anchored = audit.head()[0]
-    with open(path, "a") as fh:
-        fh.write("\n")  # an empty line, then nothing
-    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {anchored - 2}")
-    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    body, anchored = _anchor_add_line_and_cut(app, client, runner, backend, factory, "\n")  # an empty line
     assert body["anchors_checked"] == 1 and body["broken_at"] == anchored - 1
     assert "newest entries were deleted" in body["reason"]
 
@@ -544,17 +550,7 @@ def test_r_aud_1_another_databases_anchor_file_is_named_as_such_and_never_append
 
 def test_r_aud_1_this_chains_own_cut_is_still_seen_beside_foreign_copies(app, client, runner, backend, factory):
     """Copies of another chain do not hide a cut of this one, which is reported first."""
-    from rems.services import audit
-
-    token = _admin_token(client, factory)
-    _some_history(factory, 2)
-    path = _anchor_file(app)
-    audit.anchor(path)
-    anchored = audit.head()[0]
-    with open(path, "a") as fh:
-        fh.write(_foreign_anchor(3))
-    _superuser_sql(app, backend, f"DELETE FROM audit_entries WHERE id > {anchored - 2}")
-    body = _verify_everywhere(client, runner, token, expect_ok=False)
+    body, anchored = _anchor_add_line_and_cut(app, client, runner, backend, factory, _foreign_anchor(3))
     assert body["broken_at"] == anchored - 1 and "newest entries were deleted" in body["reason"]
 
 

@@ -22,9 +22,8 @@ def positive_test(factory):
     admin = factory.admin()
     pres = factory.prescriber()
     ph, rsp = factory.pharmacy()
-    patient = s.cgp_in_window(factory, pres, confirmation_days_ago=1)
-    s.attest(patient)
-    rma = s.authorize(patient, ph, rsp)["rma"]
+    patient, body = s.cgp_authorized(factory, pres, ph, rsp)
+    rma = body["rma"]
     patients.record_test(pres.user, patient, {"kind": "monthly", "specimen_date": s.today(), "result": "positive",
                                               "setting": "medical"})
     return {"prescriber": pres.user, "pharmacist": rsp, "admin": admin, "rma": rma, "patient": patient}

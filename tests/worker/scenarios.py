@@ -57,6 +57,14 @@ def authorize(patient, pharmacy, pharmacist, days_supply=30):
     return body
 
 
+def cgp_authorized(factory, prescriber, pharmacy, pharmacist, days_supply=30):
+    """A CGP patient whose first window opened yesterday, attested and given an RMA today:
+    (patient, the authorization's body)."""
+    patient = cgp_in_window(factory, prescriber, confirmation_days_ago=1)
+    attest(patient)
+    return patient, authorize(patient, pharmacy, pharmacist, days_supply)
+
+
 def end_treatment(patient, last_dose_days_ago: int):
     from rems.services import patients
 

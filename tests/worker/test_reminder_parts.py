@@ -26,9 +26,7 @@ def _population(factory, travel):
     pres = factory.prescriber()
     ph, rsp = factory.pharmacy()
     for _ in range(3):
-        patient = s.cgp_in_window(factory, pres, confirmation_days_ago=1)
-        s.attest(patient)
-        s.authorize(patient, ph, rsp)
+        s.cgp_authorized(factory, pres, ph, rsp)
         s.end_treatment(s.ccgp_in_window(factory, pres, visit_days_ago=3), last_dose_days_ago=0)
     travel(prog.next_test_reminder_after_rma_days)  # the authorized patients' next test is due
     for n in range(5):

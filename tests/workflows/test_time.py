@@ -26,18 +26,24 @@ def test_R_TIME_1_naive_instants_are_refused(program):
         local_date(datetime(2026, 11, 8), program)
 
 
-def _window_over_dst():
-    # screening Oct 13, confirmation Nov 1 (the DST change day): window Nov 1 - Nov 7
+def _first_window(enrolled: str, contraception: str, confirmation: str):
+    """A CGP patient enrolled (consent, counseling, screening) on `enrolled`, contraception from
+    `contraception`, and the confirmation test that opens the first window, attested that day."""
     return (
-        patient(enrolled="2026-10-13")
-        .consent("2026-10-13")
-        .visit("2026-10-13")
-        .contraception("2026-09-01", recorded="2026-10-13")
-        .test("screening", "2026-10-13")
-        .test("confirmation", "2026-11-01")
-        .attest("2026-11-01")
+        patient(enrolled=enrolled)
+        .consent(enrolled)
+        .visit(enrolled)
+        .contraception(contraception, recorded=enrolled)
+        .test("screening", enrolled)
+        .test("confirmation", confirmation)
+        .attest(confirmation)
         .build()
     )
+
+
+def _window_over_dst():
+    # screening Oct 13, confirmation Nov 1 (the DST change day): window Nov 1 - Nov 7
+    return _first_window("2026-10-13", "2026-09-01", "2026-11-01")
 
 
 def test_R_TIME_1_R_CYC_2_window_spanning_dst_closes_at_local_midnight(program):
@@ -131,16 +137,7 @@ def test_R_TIME_1_R_RMA_5_dates_of_another_year_name_their_year(program):
     """A sentence read in January about December names the year of each date that is not this
     year's (it read "Informed consent signed Dec 20." and "the window closed Dec 27." in the new
     year, leaving the year to guess; QA 2026-11-26); this year's dates stay short."""
-    p = (
-        patient(enrolled="2026-12-01")
-        .consent("2026-12-01")
-        .visit("2026-12-01")
-        .contraception("2026-10-01", recorded="2026-12-01")
-        .test("screening", "2026-12-01")
-        .test("confirmation", "2026-12-21")
-        .attest("2026-12-21")
-        .build()
-    )
+    p = _first_window("2026-12-01", "2026-10-01", "2026-12-21")
     in_january = decide_dispense(request(p), program, at("2027-01-05T15:00"))
     assert "Pregnancy test collected Dec 21, 2026: the window closed Dec 27, 2026." in [
         r.message for r in in_january.reasons]

@@ -11,7 +11,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from rems.clock import today as program_today
 from rems.errors import ApiError
 from rems.services import dispensing, keyset, practice
 from rems.services.signatures import meaning as signature_meaning
@@ -199,7 +198,7 @@ def reverse(rma):
                 raise
             apply_api_error(form, err)
         else:
-            flash(f"{row.rma} was reversed. {_after_reversal(row)}", "success")
+            flash(f"{row.rma} was reversed. {_AFTER_REVERSAL[dispensing.after_reversal(row)](row)}", "success")
             # back to the list's page the form was on, where the RMA now reads "reversed" (positions do
             # not move); a form posted from nowhere in particular shows the reversed RMA by its number
             back = q.args() or {"find": row.rma}
@@ -208,16 +207,14 @@ def reverse(rma):
     return _rmas_page(_recent(user, find=rma[:20]), q, failed=form, status=400, find=rma[:20])
 
 
-def _after_reversal(rma) -> str:
-    """What the reversal means for the next RMA (R-RMA-4: inside its window it reopens the cycle;
-    R-CYC-4: after it, that cycle was missed; R-PT-4, R-END-1: a stopped treatment gets none)."""
-    course, closes = rma.course, rma.do_not_dispense_after
-    if course.pregnancy_reported_at is not None or course.ended_at is not None:
-        return "Treatment has stopped for this patient: no new RMA can be issued."
-    if closes >= program_today():
-        return f"The patient's cycle is open again: a corrected RMA can be issued until {long_date(closes)}."
-    return (f"Its window closed on {long_date(closes)}, so the patient must complete a new cycle before "
-            "another RMA can be issued.")
+# what a reversal means for the next RMA (dispensing.after_reversal), in the pharmacist's words
+_AFTER_REVERSAL = {
+    "stopped": lambda rma: "Treatment has stopped for this patient: no new RMA can be issued.",
+    "reopened": lambda rma: ("The patient's cycle is open again: a corrected RMA can be issued until "
+                             f"{long_date(rma.do_not_dispense_after)}."),
+    "missed": lambda rma: (f"Its window closed on {long_date(rma.do_not_dispense_after)}, so the patient "
+                           "must complete a new cycle before another RMA can be issued."),
+}
 
 
 def _pharmacy_page(invite_forms=None, attest_forms=None, issued=None, status=200):
