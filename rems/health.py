@@ -1,5 +1,7 @@
-"""GET /healthz: database, broker and worker state."""
+"""GET /healthz: database, broker and worker state. GET /readyz: may this process take traffic."""
 from __future__ import annotations
+
+from functools import lru_cache
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
@@ -49,3 +51,36 @@ def healthz():
     code = 503 if database != "ok" else 200
     return jsonify(status=status if code == 200 else "down", database=database, broker=broker,
                    **workers, program=current_app.config["PROGRAM"]), code
+
+
+@lru_cache(maxsize=4)
+def _schema_head(directory: str) -> str:
+    """The newest migration this code ships (read from the scripts once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(directory).get_current_head()
+
+
+def _schema() -> str:
+    """'ok' when the database is at the code's migration head; otherwise what to do about it."""
+    head = _schema_head(current_app.extensions["migrate"].directory)
+    try:
+        found = db.session.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except Exception:  # noqa: BLE001 - no alembic_version table: never migrated
+        db.session.rollback()
+        return f"not migrated: run `rems db upgrade` (the code expects {head})"
+    if found == [head]:
+        return "ok"
+    return f"at {', '.join(found) or 'nothing'}: run `rems db upgrade` (the code expects {head})"
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness for a load balancer or orchestrator: 200 only when the database answers and its
+    schema is the one this code expects (a release deployed before `rems db upgrade` would fail its
+    requests). The broker is not required: work saved while it is down is re-queued by the sweep."""
+    database = _database()
+    schema = _schema() if database == "ok" else "unknown"
+    ready = database == "ok" and schema == "ok"
+    return jsonify(status="ready" if ready else "not ready", database=database, schema=schema), \
+        200 if ready else 503

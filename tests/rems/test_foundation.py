@@ -175,3 +175,60 @@ def test_demo_seed_builds_every_state(app, runner):
     assert states == {"enrolled", "active", "pregnancy_reported", "post_treatment", "completed"}
     again = runner.invoke(args=["demo", "seed"])
     assert "already present" in again.output
+
+
+def _newest_migration() -> str:
+    from pathlib import Path
+
+    import rems
+
+    versions = Path(rems.__file__).resolve().parent.parent / "migrations" / "versions"
+    return sorted(p.name for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))[-1][:4]
+
+
+def test_readyz_200_at_the_code_s_migration_head(client):
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ready", "database": "ok", "schema": "ok"}
+
+
+def test_readyz_503_when_the_schema_is_behind_the_code(app, client):
+    """A release deployed before `rems db upgrade`: not ready, and it says what to run."""
+    from sqlalchemy import text
+
+    from rems.extensions import db
+
+    head = _newest_migration()
+    db.session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    db.session.commit()
+    try:
+        resp = client.get("/readyz")
+        body = resp.get_json()
+        assert resp.status_code == 503 and body["status"] == "not ready" and body["database"] == "ok"
+        assert body["schema"] == f"at 0001: run `rems db upgrade` (the code expects {head})"
+        assert client.get("/healthz").status_code == 200  # alive, only not ready
+    finally:
+        db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
+        db.session.commit()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_503_on_a_database_never_migrated(tmp_path):
+    from rems import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+                      "SECRET_KEY": "x", "TESTING": True, "INSTANCE_PATH": str(tmp_path)})
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.get_json()["schema"] == (f"not migrated: run `rems db upgrade` (the code expects "
+                                         f"{_newest_migration()})")
+
+
+def test_readyz_503_when_database_down(tmp_path):
+    from rems import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                      "SECRET_KEY": "x", "TESTING": True, "INSTANCE_PATH": str(tmp_path)})
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.get_json() == {"status": "not ready", "database": "down", "schema": "unknown"}

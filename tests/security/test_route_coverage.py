@@ -15,6 +15,7 @@ import pytest
 OPEN_WEB = {
     "static": "CSS and images",
     "health.healthz": "health probe (no personal data)",
+    "health.readyz": "readiness probe (no personal data)",
     "web.home": "redirects to the sign-in page or the user's own home",
     "auth.sign_in": "sign-in",
     "auth.sign_out": "sign-out ends whatever session there is",
