@@ -11,4 +11,5 @@ RUN pip install --no-cache-dir -e . && useradd --create-home rems && mkdir -p /a
     && chown rems /app/instance /var/lib/rems-anchors
 USER rems
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "rems:create_app()"]
+# as README "Running it for real" and the compose web service
+CMD ["gunicorn", "-w", "4", "-k", "gthread", "--threads", "4", "-b", "0.0.0.0:8000", "--access-logfile", "-", "rems:create_app()"]

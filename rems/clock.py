@@ -27,3 +27,12 @@ def program():
 
 def today() -> date:
     return local_date(now(), program())
+
+
+def local_time(instant: datetime | None) -> str:
+    """An instant on the program's clock, its zone named: 'Nov 25, 2026 at 4:44 PM EST' (R-TIME-1;
+    who did what and when, for people who compare it with other records)."""
+    if instant is None:
+        return ""
+    local = instant.astimezone(ZoneInfo(program().timezone))
+    return f"{local:%b} {local.day}, {local.year} at {local:%-I:%M %p %Z}"

@@ -42,6 +42,30 @@ def _broker_and_workers() -> tuple[str, dict[str, str]]:
         return "down", {name: "unknown" for name in HEARTBEATS}
 
 
+def pdf_workers() -> str:
+    """The pdf queue's workers, for a page that shows a PDF still being prepared (R-DOC-1):
+    "in-process" (no broker: the request that signs renders the PDF right after its commit), "ok" (a
+    heartbeat seen within its time to live), "none seen", or "unknown" (Redis did not answer). One GET
+    on a client kept per process, a quarter of a second at most, never retried: the page must not
+    wait for it."""
+    if current_app.extensions.get("rems_celery_client") is None:  # rems.tasks.init_app
+        return "in-process"
+    try:
+        client = current_app.extensions.get("rems_heartbeat_redis")
+        if client is None:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=0.25,
+                                          socket_timeout=0.25, retry=Retry(NoBackoff(), 0))
+            current_app.extensions["rems_heartbeat_redis"] = client
+        return "ok" if client.get(HEARTBEAT_KEYS["pdf"]) else "none seen"
+    except Exception as exc:  # noqa: BLE001 - Redis down or slow: the page says it cannot tell
+        current_app.logger.warning("pdf worker heartbeat not readable: %s", exc)
+        return "unknown"
+
+
 @bp.get("/healthz")
 def healthz():
     """`worker`: the default queue's workers (reminders, email); `pdf_worker`: the pdf queue's."""

@@ -61,19 +61,26 @@ def send(name: str, *args) -> None:
 
 
 @contextmanager
-def unit_of_work():
+def unit_of_work(expire: bool = True):
     """One transaction: commit at the end (or roll back on error), then send queued tasks. The
-    commit carries the writes deferred to it, the audit entries among them (rems.driver.commit)."""
+    commit carries the writes deferred to it, the audit entries among them (rems.driver.commit).
+    `expire=False`: the objects read keep what they held after the commit, so a page that audits the
+    rows it read (R-AUD-1) renders those same rows without reading each one again."""
     from rems import driver
 
+    session = db.session()
+    kept = session.expire_on_commit
+    session.expire_on_commit = expire
     try:
-        driver.begin_write(db.session())  # SQLite: what the unit reads, it reads under the write lock
+        driver.begin_write(session)  # SQLite: what the unit reads, it reads under the write lock
         yield db.session
-        driver.commit(db.session())
+        driver.commit(session)
     except BaseException:
         db.session.rollback()
         discard()
         raise
+    finally:
+        session.expire_on_commit = kept
     flush()
 
 

@@ -12,10 +12,10 @@ KIND_LABELS = {
 }
 
 
-# English names, as strftime's %a/%b give them in the C locale, without a strftime call per date
+# English names, as strftime's %A/%b give them in the C locale, without a strftime call per date
 # (the reminder sweep formats ~10 dates per patient evaluated, bench/NOTES.md)
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def short(d: date, today: date | None = None) -> str:
@@ -29,9 +29,13 @@ def short(d: date, today: date | None = None) -> str:
     return text if today is None or d.year == today.year else f"{text}, {d.year}"
 
 
-def long(d: date) -> str:
-    """'Tue, Dec 2, 2026' — for next steps, where the weekday helps planning."""
-    return f"{_WEEKDAYS[d.weekday()]}, {_MONTHS[d.month]} {d.day}, {d.year}"
+def long(d: date, today: date) -> str:
+    """'Tuesday, Dec 2' — for next steps, where the weekday helps planning; 'Tuesday, Jan 5, 2027'
+    when the date is not of `today`'s year. The one long form of a day: the web pages
+    (rems.web.helpers.long_date) and the reminders use it too, so a page never shows one day two
+    ways ("Mon, Nov 30, 2026" beside "Monday, Nov 30", QA)."""
+    text = f"{_WEEKDAYS[d.weekday()]}, {_MONTHS[d.month]} {d.day}"
+    return text if d.year == today.year else f"{text}, {d.year}"
 
 
 def settings_phrase(settings: tuple[str, ...]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .clock import days
+from .clock import days, local_date
 from .context import Context
 from .messages import KIND_LABELS, long, short
 from .requirements import test_earliest, test_wanted
@@ -18,7 +18,7 @@ def _when_for_patient(earliest: date, today: date) -> str:
     come, the date while it is still ahead. A first day in the past ("on or after Fri, Nov 20"
     on Nov 26) reads as a deadline already missed. The prescriber keeps the date: it says which
     tests already collected count (R-CYC-1, R-CYC-2, R-END-1)."""
-    return "now" if earliest <= today else f"on or after {long(earliest)}"
+    return "now" if earliest <= today else f"on or after {long(earliest, today)}"
 
 
 def _course_over(ctx: Context) -> dict[str, list[str]]:
@@ -36,11 +36,11 @@ def _course_over(ctx: Context) -> dict[str, list[str]]:
     if ctx.is_cgp and not over:  # R-CON-3, R-END-2
         steps["patient"].append(
             f"Keep using your two forms of contraception (or abstinence) until "
-            f"{long(until)}, {ctx.program.post_treatment_contraception_days} days after "
+            f"{long(until, ctx.today)}, {ctx.program.post_treatment_contraception_days} days after "
             f"your last dose."
         )
     if not over:
-        steps["patient"].append(f"Do not donate blood until {long(until)}.")  # R-END-2
+        steps["patient"].append(f"Do not donate blood until {long(until, ctx.today)}.")  # R-END-2
     due = ctx.post_treatment_test_due
     if ctx.course_status == "post_treatment":  # R-END-1
         steps["patient"].append(
@@ -91,19 +91,37 @@ def _patient_test_step(ctx: Context) -> str:
             "prescriber records those first; then this page tells you the date."
         )
     earliest, _ = test_earliest(ctx)
-    return f"Get your {kind} pregnancy test {_when_for_patient(earliest, ctx.today)}."
+    step = f"Get your {kind} pregnancy test {_when_for_patient(earliest, ctx.today)}."
+    reminder = _test_reminder_day(ctx)
+    if reminder is not None:  # the page's first useful day and the reminder's day, side by side (QA)
+        step += f" If no test is recorded before {long(reminder, ctx.today)}, we will remind you that day."
+    return step
+
+
+def _test_reminder_day(ctx: Context) -> date | None:
+    """R-REM-1: the day the service reminds the patient of the monthly test (the previous RMA's day
+    + N, rems.services.reminders_due.next_test_due), while that reminder is still to come. It is
+    sent only when no test was recorded since that RMA: a test that did not count (too early, say)
+    stops it too, so the step then promises none."""
+    rma = ctx.last_rma
+    if rma is None or ctx.cycle.expected_test_kind != "monthly":
+        return None
+    day = local_date(rma.recorded_at, ctx.program) + days(ctx.program.next_test_reminder_after_rma_days)
+    tested = any(rma.recorded_at < t.recorded_at <= ctx.now for t in ctx.patient.tests)
+    return day if day > ctx.today and not tested else None
 
 
 def _patient_fill_step(ctx: Context) -> str:
     """R-RMA-2, R-RMA-3: the first day the pharmacy can fill again, in the patient's words. The
     checklist's rows for it only say "not yet"; without this date a patient whose own steps are
     all done was told nothing about when to go to the pharmacy (QA 2026-11-26)."""
-    fill, window = ctx.next_fill_from(ctx.last_rma), ctx.cycle.window
+    fill, window, today = ctx.next_fill_from(ctx.last_rma), ctx.cycle.window, ctx.today
     if window is not None and window.closes == fill:
-        return f"Your pharmacy can fill your next prescription on {long(fill)} only."
+        return f"Your pharmacy can fill your next prescription on {long(fill, today)} only."
     if window is not None and window.closes > fill:
-        return f"Your pharmacy can fill your next prescription from {long(fill)} until {long(window.closes)}."
-    return f"Your pharmacy can fill your next prescription from {long(fill)} at the earliest."
+        return (f"Your pharmacy can fill your next prescription from {long(fill, today)} "
+                f"until {long(window.closes, today)}.")
+    return f"Your pharmacy can fill your next prescription from {long(fill, today)} at the earliest."
 
 
 def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dict[str, tuple[str, ...]]:
@@ -143,6 +161,6 @@ def next_steps(ctx: Context, reasons: tuple[Reason, ...], eligible: bool) -> dic
             steps["patient"].append(_patient_fill_step(ctx))
     if eligible and ctx.cycle.window is not None:
         closes = ctx.cycle.window.closes
-        steps["pharmacist"].append(f"Request an RMA and dispense by {long(closes)} at the latest.")
-        steps["patient"].append(f"Pick up your prescription by {long(closes)}.")
+        steps["pharmacist"].append(f"Request an RMA and dispense by {long(closes, ctx.today)} at the latest.")
+        steps["patient"].append(f"Pick up your prescription by {long(closes, ctx.today)}.")
     return {role: tuple(dict.fromkeys(s)) for role, s in steps.items()}

@@ -15,6 +15,7 @@ from rems.models.patients import (
 from rems.models.practice import Pharmacy, PharmacyMember, Prescriber
 from rems.models.records import (
     AuditEntry,
+    AuditEntryPatient,
     ComprehensionQuestion,
     Document,
     Notification,
@@ -23,8 +24,8 @@ from rems.models.records import (
 )
 
 __all__ = [
-    "ActivationCode", "ApiToken", "Attestation", "AttestationFailure", "AuditEntry", "Authorization",
-    "CategoryChange", "ComprehensionQuestion", "ContraceptionRecord", "Course", "Document",
+    "ActivationCode", "ApiToken", "Attestation", "AttestationFailure", "AuditEntry", "AuditEntryPatient",
+    "Authorization", "CategoryChange", "ComprehensionQuestion", "ContraceptionRecord", "Course", "Document",
     "IdempotencyRecord", "Notification", "Patient", "Pharmacy", "PharmacyMember", "PregnancyCase",
     "PregnancyTest", "Prescriber", "ReminderSent", "Signature", "User", "Visit", "WebSession",
 ]

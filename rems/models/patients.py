@@ -153,3 +153,5 @@ class PregnancyCase(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     close_reason: Mapped[str | None] = mapped_column(String(1000))
+
+    closed_by = relationship("User", foreign_keys=[closed_by_id])  # shown with the closed case (R-PT-4)

@@ -72,6 +72,17 @@ class AuditEntry(db.Model):
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditEntryPatient(db.Model):
+    """R-AUD-1: one patient a list entry showed, so the audit log's filter by patient finds the list
+    views too. The entry's hashed `after["patient_ids"]` is the record; these rows are its index,
+    written with the entry, append-only, and checked against it by `rems audit verify`."""
+
+    __tablename__ = "audit_entry_patients"
+    __table_args__ = (Index("ix_audit_entry_patients_patient_id", "patient_id", "entry_id"),)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entries.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class Notification(db.Model):
     """In-app notifications (R-REM-2, R-PT-4)."""
 

@@ -1,19 +1,22 @@
 """Read-only queries behind the administrator pages (R-ADMIN-1): accounts, the audit log and
-pregnancy cases, filtered and paginated in SQL."""
+pregnancy cases, filtered and paginated in SQL. The only write: a page that shows patients is
+audited as a read of each of them (R-AUD-1, audit.record_list)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from rems.clock import program
 from rems.extensions import db
 from rems.ids import is_digits
-from rems.models import AuditEntry, Patient, PregnancyCase, User
+from rems.models import AuditEntry, AuditEntryPatient, Patient, PregnancyCase, User
 from rems.models.accounts import ACCOUNT_STATUSES, ROLES
+from rems.services import audit
+from rems.tasks import unit_of_work
 from workflows import window_close_instant
 
 PER_PAGE = 50
@@ -69,10 +72,12 @@ def _paginate(stmt, page: int, per_page: int = PER_PAGE) -> Page:
 
 
 def search_users(args) -> tuple[Page, dict]:
-    """Accounts filtered by role, status and name/email; prescribers with their certification."""
+    """Accounts filtered by role, status and name/email; prescribers with their certification. The
+    patients' accounts a page shows (names, emails) are a read of those patients, audited (R-AUD-1)."""
     role, status, q = args.get("role") or "", args.get("status") or "", _text(args, "q")
     stmt = (
-        select(User).options(selectinload(User.prescriber)).order_by(User.last_name, User.first_name, User.id)
+        select(User).options(selectinload(User.prescriber), selectinload(User.patient).load_only(Patient.id))
+        .order_by(User.last_name, User.first_name, User.id)
     )
     if role in ROLES:
         stmt = stmt.where(User.role == role)
@@ -91,7 +96,10 @@ def search_users(args) -> tuple[Page, dict]:
         "status": status if status in ACCOUNT_STATUSES else "",
         "q": q,
     }
-    return _paginate(stmt, _page(args)), filters
+    page = _paginate(stmt, _page(args))
+    _audit_list("users.listed", [u.patient.id for u in page.items if u.patient is not None],
+                {"list": "users", "page": page.page, "filters": filters})
+    return page, filters
 
 
 def audit_actions() -> list[str]:
@@ -102,7 +110,9 @@ def audit_actions() -> list[str]:
 
 def search_audit(args) -> tuple[Page, dict]:
     """Audit entries, newest first, filtered by action, actor (email or id), patient (REMS ID) and
-    a program-local date range (R-AUD-1, R-TIME-1)."""
+    a program-local date range (R-AUD-1, R-TIME-1). A patient's entries are those about them and
+    the lists that showed them (audit_entry_patients), so "who saw this patient" finds both. The
+    page is a read of the patients it shows (its Patient column; the filter's patient), audited."""
     action, actor, patient = _text(args, "action"), _text(args, "actor"), _text(args, "patient")
     start, end = _date(args, "from"), _date(args, "to")
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
@@ -114,8 +124,12 @@ def search_audit(args) -> tuple[Page, dict]:
         stmt = stmt.where(
             AuditEntry.actor_id.in_(select(User.id).where(func.lower(User.email) == actor.casefold()))
         )
+    patient_id = None
     if patient:
-        stmt = stmt.where(AuditEntry.patient_id.in_(select(Patient.id).where(Patient.rems_id == patient)))
+        patient_id = db.session.execute(select(Patient.id).where(Patient.rems_id == patient)).scalar()
+        listed = select(AuditEntryPatient.entry_id).where(AuditEntryPatient.patient_id == patient_id)
+        stmt = stmt.where(or_(AuditEntry.patient_id == patient_id, AuditEntry.id.in_(listed))
+                          if patient_id is not None else false())
     prog = program()
     # the calendar's first and last days bound nothing (and a day beyond them is an OverflowError: 500)
     if start and start > date.min:
@@ -129,7 +143,18 @@ def search_audit(args) -> tuple[Page, dict]:
         "from": start.isoformat() if start else "",
         "to": end.isoformat() if end else "",
     }
-    return _paginate(stmt, _page(args)), filters
+    page = _paginate(stmt, _page(args))
+    shown = [patient_id] if patient_id is not None and page.items else []
+    _audit_list("audit.listed", shown + [e.patient_id for e in page.items if e.patient_id is not None],
+                {"list": "audit_log", "page": page.page, "filters": filters})
+    return page, filters
+
+
+def _audit_list(action: str, patient_ids: list[int], listing: dict) -> None:
+    """R-AUD-1: the page about to be rendered read these patients' data (audit.record_list). The
+    signed-in administrator is the actor; the rows keep what they held for the page."""
+    with unit_of_work(expire=False):
+        audit.record_list(action, patient_ids, listing)
 
 
 def actor_emails(entries) -> dict[int, str]:
@@ -147,7 +172,7 @@ def patient_ids(entries) -> dict[int, str]:
 
 
 def pregnancy_cases(show: str = "open") -> list[tuple[PregnancyCase, Patient]]:
-    """R-PT-4: registry cases, open ones first."""
+    """R-PT-4: registry cases, open ones first; R-AUD-1: a read of each case's patient, audited."""
     stmt = (
         select(PregnancyCase, Patient)
         .join(Patient, Patient.id == PregnancyCase.patient_id)
@@ -158,7 +183,9 @@ def pregnancy_cases(show: str = "open") -> list[tuple[PregnancyCase, Patient]]:
         stmt = stmt.where(PregnancyCase.closed_at.is_(None))
     elif show == "closed":
         stmt = stmt.where(PregnancyCase.closed_at.is_not(None))
-    return [tuple(r) for r in db.session.execute(stmt).all()]
+    cases = [tuple(r) for r in db.session.execute(stmt).all()]
+    _audit_list("pregnancy_cases.listed", [p.id for _, p in cases], {"list": "pregnancy_cases", "show": show})
+    return cases
 
 
 def overview() -> dict:

@@ -4,7 +4,9 @@ Each entry's hash covers the previous entry's hash and its own canonical content
 deleting any row breaks the chain from that row on. On PostgreSQL a transaction-scoped advisory
 lock serialises writers, so concurrent requests still produce one valid chain; triggers (see the
 migration) refuse UPDATE, DELETE and TRUNCATE. `entry_hash` is the one definition of the hash;
-`record` computes the same value (in SQL on PostgreSQL) and `verify` checks it.
+`record` computes the same value (in SQL on PostgreSQL) and `verify` checks it. A list view is one
+entry naming the patients it showed (`record_list`: `after["patient_ids"]`, a key no other entry
+uses), indexed in audit_entry_patients for the filter by patient; `verify` checks that index too.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import json
 import os
 import re
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path
 
 from flask import current_app, g, has_app_context, has_request_context, request
@@ -22,7 +25,7 @@ from sqlalchemy import JSON, bindparam, insert, select, text
 from rems import driver
 from rems.clock import now
 from rems.extensions import db
-from rems.models import AuditEntry
+from rems.models import AuditEntry, AuditEntryPatient
 from rems.models.types import UTCDateTime
 from rems.services.canonical import canonical, plain, sha256_hex
 
@@ -66,6 +69,15 @@ _APPEND_DRIVER_SQL = (
     "SELECT new_id, new_prev_hash, new_entry_hash FROM audit_append(%s::bigint, %s::text, %s::text, "
     "%s::timestamptz, %s::integer, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::varchar, "
     "%s::integer, %s::json, %s::json)")
+# a list entry: the same, and its rows in audit_entry_patients with the id audit_append gave it, in ONE
+# statement (so one entry is one statement on the pipeline, whatever it is)
+_APPEND_LISTED_DRIVER_SQL = (
+    "WITH e AS (SELECT new_id, new_prev_hash, new_entry_hash FROM audit_append(%s::bigint, %s::text, %s::text, "
+    "%s::timestamptz, %s::integer, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::varchar, "
+    "%s::integer, %s::json, %s::json)), "
+    "p AS (INSERT INTO audit_entry_patients (entry_id, patient_id) SELECT e.new_id, unnest(%s::integer[]) FROM e) "
+    "SELECT new_id, new_prev_hash, new_entry_hash FROM e")
+_INSERT_LISTED = insert(AuditEntryPatient.__table__)
 
 
 def content_parts(values: dict) -> tuple[str, str]:
@@ -88,43 +100,71 @@ def record(action: str, object_type: str | None = None, object_id=None, *, patie
     time. The entry's content (time, actor, action...) is fixed now; its id and hashes are set when
     it is written, in this returned dict. A rolled-back transaction discards its entries with
     everything else."""
+    values = _values(action, object_type, object_id, patient_id, before, after, actor)
+    driver.defer(db.session(), _Entry(values))
+    return values
+
+
+def record_list(action: str, patient_ids, listing: dict, actor=None) -> dict | None:
+    """R-AUD-1: a page that lists patients reads each one's data, yet is ONE entry (a worklist of 500
+    costs one entry, not 500): its hashed content names the patients the page showed, in its order
+    (`after["patient_ids"]`), with what the page was (`listing`: the list, its page or filter). Each
+    of them also gets a row in audit_entry_patients, written with the entry (and checked against it
+    by `verify`), which the audit log's filter by patient reads; a list of one patient is also the
+    entry's `patient_id`. A page that showed no patient is no entry."""
+    ids = list(dict.fromkeys(patient_ids))
+    if not ids:
+        return None
+    values = _values(action, None, None, ids[0] if len(ids) == 1 else None, None,
+                     {**listing, "patient_ids": ids}, actor)
+    driver.defer(db.session(), _Entry(values, ids))
+    return values
+
+
+def _values(action, object_type, object_id, patient_id, before, after, actor) -> dict:
     actor = actor or _actor()
-    values = {
+    return {
         "at": now(), "actor_id": getattr(actor, "id", None), "actor_role": getattr(actor, "role", None),
         "ip": (request.remote_addr if has_request_context() else None), "action": action,
         "object_type": object_type, "object_id": None if object_id is None else str(object_id),
         "patient_id": patient_id, "before": plain(before) if before is not None else None,
         "after": plain(after) if after is not None else None}
-    driver.defer(db.session(), _Entry(values))
-    return values
 
 
 class _Entry(driver.Deferred):
-    """One pending entry. PostgreSQL: `audit_append` (lock, head under a fresh snapshot, hash,
-    INSERT: one statement). SQLite (one writer at a time): read the head, hash, INSERT."""
+    """One pending entry, and for a list entry its patients' rows (`listed`). PostgreSQL:
+    `audit_append` (lock, head under a fresh snapshot, hash, INSERT: one statement, which also
+    inserts the rows of a list entry on the pipeline). SQLite (one writer at a time): read the
+    head, hash, INSERT."""
 
     driver_sql = _APPEND_DRIVER_SQL
     wants_row = True
 
-    def __init__(self, values: dict) -> None:
+    def __init__(self, values: dict, listed: list[int] | None = None) -> None:
         self.values = values
+        self.listed = listed
+        if listed:
+            self.driver_sql = _APPEND_LISTED_DRIVER_SQL
 
     def run(self, conn) -> None:
         v = self.values
         head, tail = content_parts(v)
         if conn.dialect.name == "postgresql":
             self.took(conn.execute(_APPEND, {**v, "k": CHAIN_LOCK, "head": head, "tail": tail}).one())
-            return
-        last = conn.execute(_LAST).first()
-        v["id"] = (last.id + 1) if last else 1
-        v["prev_hash"] = last.entry_hash if last else GENESIS
-        v["entry_hash"] = sha256_hex(v["prev_hash"] + head + str(v["id"]) + tail)
-        conn.execute(_INSERT, v)
+        else:
+            last = conn.execute(_LAST).first()
+            v["id"] = (last.id + 1) if last else 1
+            v["prev_hash"] = last.entry_hash if last else GENESIS
+            v["entry_hash"] = sha256_hex(v["prev_hash"] + head + str(v["id"]) + tail)
+            conn.execute(_INSERT, v)
+        if self.listed:
+            conn.execute(_INSERT_LISTED, [{"entry_id": v["id"], "patient_id": p} for p in self.listed])
 
     def driver_params(self):
         v = self.values
-        return (CHAIN_LOCK, *content_parts(v), v["at"], v["actor_id"], v["actor_role"], v["ip"], v["action"],
-                v["object_type"], v["object_id"], v["patient_id"], Json(v["before"]), Json(v["after"]))
+        params = (CHAIN_LOCK, *content_parts(v), v["at"], v["actor_id"], v["actor_role"], v["ip"], v["action"],
+                  v["object_type"], v["object_id"], v["patient_id"], Json(v["before"]), Json(v["after"]))
+        return (*params, self.listed) if self.listed else params
 
     def took(self, row) -> None:
         self.values.update(id=row[0], prev_hash=row[1], entry_hash=row[2])
@@ -270,11 +310,32 @@ def _end_of_last_line(fd: int) -> bytes:
     return b""
 
 
+def _names(e: AuditEntry) -> set:
+    """The patients a list entry's hashed content names (record_list); none for any other entry."""
+    return set(e.after.get("patient_ids") or ()) if isinstance(e.after, dict) else set()
+
+
+def _listed_rows():
+    """(entry id, {patient ids}) of audit_entry_patients, in entry order (verify walks it beside
+    the chain: memory for one entry's rows at a time)."""
+    rows = db.session.execute(select(AuditEntryPatient.entry_id, AuditEntryPatient.patient_id)
+                              .order_by(AuditEntryPatient.entry_id).execution_options(yield_per=5000))
+    for entry_id, group in groupby(rows, key=lambda r: r[0]):
+        yield entry_id, {patient_id for _, patient_id in group}
+
+
+def _orphan_rows(entry_id: int) -> dict:
+    return {"ok": False, "broken_at": entry_id, "reason": (
+        f"audit_entry_patients indexes patients for entry #{entry_id}, which the chain does not hold: "
+        "index rows were added outside the service")}
+
+
 def verify(anchors_path=None) -> dict:
     """Walk the chain, then hold it against the anchors (AUDIT_ANCHOR_FILE unless a path is given;
     a path given must exist). `broken_at` is the first entry found altered, missing or inserted
     (None when intact); `reason` says which, in words an administrator can act on; a problem with
-    the anchor file makes the answer not ok too, and the anchors it does hold are still checked."""
+    the anchor file makes the answer not ok too, and the anchors it does hold are still checked.
+    The rows of audit_entry_patients must be exactly the patients each list entry names (record_list)."""
     required = anchors_path is not None
     if anchors_path is None and has_app_context():
         anchors_path = current_app.config.get("AUDIT_ANCHOR_FILE")
@@ -292,6 +353,8 @@ def verify(anchors_path=None) -> dict:
     prev = GENESIS
     expected_id = 1
     count = 0
+    listed = _listed_rows()
+    next_listed = next(listed, None)
     rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000))
     for e in rows.scalars():
         count += 1
@@ -299,6 +362,15 @@ def verify(anchors_path=None) -> dict:
             broken = expected_id if e.id != expected_id else e.id
             return {**result, "ok": False, "entries": count, "broken_at": broken,
                     "reason": f"entry #{broken} was altered, removed or inserted outside the service"}
+        if next_listed is not None and next_listed[0] < e.id:
+            return {**result, **_orphan_rows(next_listed[0]), "entries": count}
+        rows_of_e = set()
+        if next_listed is not None and next_listed[0] == e.id:
+            rows_of_e, next_listed = next_listed[1], next(listed, None)
+        if rows_of_e != _names(e):
+            return {**result, "ok": False, "entries": count, "broken_at": e.id, "reason": (
+                f"the patients indexed for entry #{e.id} (audit_entry_patients) are not those its content "
+                "names: index rows were added or removed outside the service")}
         for a in pinned.get(e.id, ()):
             result["anchors_checked"] += 1
             if a["entry_hash"] != e.entry_hash:
@@ -315,6 +387,8 @@ def verify(anchors_path=None) -> dict:
                       reason=(f"the chain ends at entry #{count}, but the copy of the head taken at "
                               f"{a['at']} shows entry #{a['id']}: the newest entries were deleted"))
         result["anchors_checked"] += len(beyond)
+    elif next_listed is not None:
+        result.update(_orphan_rows(next_listed[0]))
     if foreign:
         result["anchors_checked"] += len(foreign)
         if result["broken_at"] is None:  # a cut of this chain, seen by its own anchors, comes first

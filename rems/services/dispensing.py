@@ -324,7 +324,8 @@ def pharmacy_rmas(user: User, pharmacy_ids: list[int], find: str | None = None,
     RECENT_RMAS, or those just older than `before` / newer than `after` (keyset paging on
     (recorded_at, id): one statement whatever the page), all of them or those `find` names: an RMA
     older than the latest must stay reachable, to be checked or reversed (R-RMA-4). R-AUD-1: a
-    search reads a named patient's RMAs, so it is audited for each patient a page shows."""
+    search reads a named patient's RMAs, so it is audited for each patient a page shows; a page of
+    the list unsearched is one entry naming the patients of its RMAs."""
     condition = _rma_search(find)
     if not pharmacy_ids or condition is False:
         return keyset.Page([])
@@ -334,11 +335,18 @@ def pharmacy_rmas(user: User, pharmacy_ids: list[int], find: str | None = None,
     query = query.options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
                           joinedload(Authorization.course))
     page = keyset.seek(query, Authorization.recorded_at, Authorization.id, RECENT_RMAS, before, after)
-    if condition is not None and page.rows:
-        shown = {}
-        for a in page.rows:
-            shown.setdefault(a.patient_id, []).append(a.rma)
-        with unit_of_work():
+    if not page.rows:
+        return page
+    with unit_of_work(expire=False):  # the page renders the RMAs as read and audited
+        if condition is None:
+            position = {"before": before.token} if before else {"after": after.token} if after else {}
+            audit.record_list("authorizations.listed", [a.patient_id for a in page.rows],
+                              {"list": "pharmacy_rmas", **position, "rmas": [a.rma for a in page.rows]},
+                              actor=user)
+        else:
+            shown = {}
+            for a in page.rows:
+                shown.setdefault(a.patient_id, []).append(a.rma)
             for patient_id, rmas in shown.items():
                 audit.record("authorization.searched", "patient", patient_id, patient_id=patient_id,
                              after={"find": find, "rmas": rmas}, actor=user)

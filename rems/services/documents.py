@@ -138,6 +138,7 @@ def render_pdf(html: str, timeout: float = RENDER_TIMEOUT_SECONDS) -> bytes:
         raise RenderTimeout(f"PDF rendering took longer than {timeout:g} s") from exc
 
 
+LATE_AFTER = timedelta(minutes=10)  # a PDF still pending after this is said to be late (pages)
 STALLED_AFTER = timedelta(minutes=15)  # a PDF still pending after this was never rendered
 STALLED_BATCH = 1000
 
@@ -148,6 +149,12 @@ def stalled() -> list[int]:
     return list(db.session.execute(
         select(Document.id).where(Document.status == "pending", Document.created_at < now() - STALLED_AFTER)
         .order_by(Document.id).limit(STALLED_BATCH)).scalars())
+
+
+def late(doc: Document) -> bool:
+    """R-DOC-1: a PDF still pending LATE_AFTER its signature: its page says so rather than "usually
+    ready within a minute" (the sweep queues it again after STALLED_AFTER)."""
+    return doc.status == "pending" and doc.created_at < now() - LATE_AFTER
 
 
 def render_document(document_id: int) -> None:

@@ -149,30 +149,52 @@ def invite_pharmacist(rsp: User, pharmacy: Pharmacy, data: dict) -> tuple[User, 
     return user, code
 
 
+def status_changes(user: User) -> tuple[str, ...]:
+    """R-ADMIN-1 / R-PRES-1: the status changes that apply to this account now. An active account
+    can be suspended, a suspended one reinstated (`active`); a prescriber who holds a certification
+    (signed, and not revoked since: certified, expired or suspended) can have it revoked. An account
+    not activated yet has none (activating it would make it active again)."""
+    if user.status == "pending_activation":
+        return ()
+    out = ["suspended" if user.status == "active" else "active"]
+    pres = user.prescriber if user.role == "prescriber" else None
+    if pres is not None and pres.status in ("certified", "suspended") and pres.certified_until is not None:
+        out.append("revoked")
+    return tuple(out)
+
+
+def account_version(user: User) -> str:
+    """What an administrator's form about this account was opened on (optimistic concurrency):
+    the account's status and, for a prescriber, the certification's status and end, e.g.
+    `active.certified.2027-11-25`. Any change to the account's status changes it."""
+    pres = user.prescriber if user.role == "prescriber" else None
+    until = pres.certified_until.isoformat() if pres is not None and pres.certified_until else ""
+    return ".".join((user.status, pres.status if pres is not None else "", until))
+
+
 def set_account_status(admin: User, user: User, status: str, reason: str) -> User:
-    """R-ADMIN-1 / R-PRES-1: suspend, revoke or reinstate an account. A suspended prescriber is also
+    """R-ADMIN-1 / R-PRES-1: suspend, revoke or reinstate an account, in the caller's unit of work
+    (admin.set_status, which checks first that the change applies). A suspended prescriber is also
     suspended as a prescriber, so none of their patients gets a new authorization. Revoking (a
     prescriber only) suspends the account and ends the certification: reinstated, the prescriber is
     `pending` and must sign the program attestation again (a reinstated suspension keeps it)."""
     pres = user.prescriber if user.role == "prescriber" else None
-    if status == "revoked" and pres is None:
-        raise ApiError.field("status", "Only a prescriber's certification can be revoked (R-PRES-1).")
-    with unit_of_work():
-        before = {"status": user.status}
-        if pres is not None:
-            before["prescriber_status"] = pres.status
-        user.status = "active" if status == "active" else "suspended"
-        if user.status == "suspended":  # signed out everywhere: a reinstatement does not revive them
-            accounts.end_sessions(user)
-        if pres is not None:
-            if status in ("suspended", "revoked") and pres.status != "revoked":
-                pres.status = status
-            elif status == "active" and pres.status == "suspended":
-                pres.status = "certified" if pres.certified_at else "pending"
-            elif status == "active" and pres.status == "revoked":
-                pres.status, pres.certified_until = "pending", None
-        after = {"status": user.status, "reason": reason}
-        if pres is not None:
-            after["prescriber_status"] = pres.status
-        audit.record("account.status_changed", "user", user.id, before=before, after=after, actor=admin)
+    before = {"status": user.status}
+    if pres is not None:
+        before["prescriber_status"] = pres.status
+    user.status = "active" if status == "active" else "suspended"
+    if user.status == "suspended":  # signed out everywhere: a reinstatement does not revive them
+        accounts.end_sessions(user)
+    if pres is not None:
+        if status in ("suspended", "revoked") and pres.status != "revoked":
+            pres.status = status
+        elif status == "active" and pres.status == "suspended":
+            # a certification it still holds (a revocation cleared its end: pending, sign again)
+            pres.status = "certified" if pres.certified_until else "pending"
+        elif status == "active" and pres.status == "revoked":
+            pres.status, pres.certified_until = "pending", None
+    after = {"status": user.status, "reason": reason}
+    if pres is not None:
+        after["prescriber_status"] = pres.status
+    audit.record("account.status_changed", "user", user.id, before=before, after=after, actor=admin)
     return user

@@ -25,6 +25,7 @@ from rems.models import Notification, ReminderSent, User
 from rems.models.types import UTCDateTime
 from rems.services import mail
 from rems.services.reminders_due import WHOLE, Due, Shard, all_due  # noqa: F401 (re-exported)
+from workflows.messages import long
 
 KINDS = ("window_closing", "attestation_pending", "next_test_due", "post_treatment_test_due",
          "post_treatment_precautions", "prescriber_certification_expiring",
@@ -32,7 +33,9 @@ KINDS = ("window_closing", "attestation_pending", "next_test_due", "post_treatme
 SUBJECTS = {
     "window_closing": "Your pharmacy can fill your prescription until {closes}",
     "attestation_pending": "Your monthly attestation is waiting for you",
-    "next_test_due": "Time for your monthly pregnancy test (due {due})",
+    # no day: the patient's page gives the first day a test counts and this reminder's day (R-REM-1);
+    # "(due Jan 19)" read as a second, later first day (QA)
+    "next_test_due": "Time for your monthly pregnancy test",
     "post_treatment_test_due": "Your post-treatment pregnancy test is due",
     "post_treatment_precautions": "After your last dose: precautions until {until}",
     "prescriber_certification_expiring": "Your prescriber certification ends {until}",
@@ -226,12 +229,6 @@ def _child(app, part: Shard, answer) -> None:
             db.session.remove()
 
 
-def friendly(day: date, today: date) -> str:
-    """'Tuesday, Dec 2' (the year is added when it is not this year)."""
-    text = f"{day:%A}, {day:%b} {day.day}"
-    return text if day.year == today.year else f"{text}, {day.year}"
-
-
 def message(row: ReminderSent, user: User) -> tuple[str, dict]:
     """Subject and template values: plain words and program-local dates (R-TIME-1)."""
     today = clock.today()
@@ -239,7 +236,7 @@ def message(row: ReminderSent, user: User) -> tuple[str, dict]:
     values.pop("notification_id", None)
     for key in DATE_KEYS:
         if values.get(key):
-            values[key] = friendly(date.fromisoformat(values[key]), today)
+            values[key] = long(date.fromisoformat(values[key]), today)  # the pages' form of a day
     context = {"name": user.first_name, "program": clock.program().name, **values}
     return SUBJECTS[row.kind].format(**context), context
 
@@ -294,7 +291,8 @@ def deliver_reminder(reminder_id: int) -> None:
     subject, context = message(row, user)
     template = f"reminder_{row.kind}"
     if not (row.payload or {}).get("notification_id"):
-        body = render_template(f"email/{template}.txt", subject=subject, **context)
+        # the in-app copy is read signed in: no greeting, no "sign in to see details" (in_app)
+        body = render_template(f"email/{template}.txt", subject=subject, in_app=True, **context).strip()
         note = Notification(user_id=user.id, kind=row.kind, title=subject[:200], body=body,
                             created_at=clock.now())
         db.session.add(note)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from rems.clock import local_time
 from rems.extensions import db
 from rems.models import (
     Authorization,
@@ -142,13 +143,14 @@ def patient_timeline(patient: Patient, form_label=None) -> list[Event]:
         select(PregnancyCase).where(PregnancyCase.patient_id == patient.id)
     ).scalars():
         events.append(Event(case.opened_at, "pregnancy", f"Pregnancy registry case #{case.id} opened"))
-        if case.closed_at is not None:
+        if case.closed_at is not None:  # R-PT-4: by which administrator, when (zone named), why
+            by = f" by {case.closed_by.full_name} (administrator)" if case.closed_by is not None else ""
             events.append(
                 Event(
                     case.closed_at,
                     "case-closed",
-                    f"Pregnancy registry case #{case.id} closed",
-                    case.close_reason or "",
+                    f"Pregnancy registry case #{case.id} closed{by}",
+                    f"Closed {local_time(case.closed_at)}: {case.close_reason or 'no reason recorded'}",
                 )
             )
     signed = db.session.execute(

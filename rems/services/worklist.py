@@ -9,7 +9,7 @@ says is what the pharmacy would be told (R-LOOP-1); no rule is repeated here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from sqlalchemy import or_, select
@@ -19,7 +19,9 @@ from rems.clock import now, program
 from rems.extensions import db
 from rems.models import Course, Patient, User
 from rems.models.patients import CATEGORIES, COURSE_STATUSES
+from rems.services import audit
 from rems.services.facts import batch_records_statement, patient_facts, records_by_course
+from rems.tasks import unit_of_work
 from workflows import PatientStatus, evaluate_patient
 
 SEARCH_MAX = 100
@@ -163,7 +165,8 @@ def _course_records(course_ids: list[int]) -> dict[int, dict[str, tuple]]:
 
 def worklist(user: User, filters: Filters | None = None) -> list[Row]:
     """The signed-in prescriber's patients, most urgent first (windows closing soonest, then
-    pregnancies, post-treatment tests due, steps missing)."""
+    pregnancies, post-treatment tests due, steps missing). R-AUD-1: the list reads each patient's
+    record, so it is audited as one entry naming the patients it returns, in order."""
     filters = filters or Filters()
     at = now()
     patients = [p for p in db.session.execute(_query(user.prescriber.id, filters)).unique().scalars() if p.courses]
@@ -178,6 +181,9 @@ def worklist(user: User, filters: Filters | None = None) -> list[Row]:
             continue
         rows.append(row)
     rows.sort(key=lambda r: r.sort_key)
+    with unit_of_work(expire=False):  # the page renders the rows as read and audited
+        audit.record_list("patients.listed", [r.patient.id for r in rows],
+                          {"list": "worklist", "filters": asdict(filters)}, actor=user)
     return rows
 
 

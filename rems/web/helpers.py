@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from rems import policy
 from rems.errors import ApiError
+from workflows.messages import long
 
 
 def sign_in_redirect():
@@ -73,15 +74,15 @@ def _sentence(label: str, message: str) -> str:
 
 
 def long_date(d: date | str | None) -> str:
-    """'Tuesday, Dec 2' (with the year when it is not this year's)."""
+    """'Tuesday, Dec 2' (with the year when it is not this year's): the engine's long form
+    (workflows.messages.long), so a page's own dates and its next steps read alike."""
     if d is None:
         return ""
     if isinstance(d, str):
         d = date.fromisoformat(d)
     from rems.clock import today
 
-    text = f"{d:%A}, {d:%b} {d.day}"
-    return text if d.year == today().year else f"{text}, {d.year}"
+    return long(d, today())
 
 
 def days_until(d: date | str | None) -> int | None:
@@ -108,7 +109,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def long_datetime(dt) -> str:
-    """An instant in the program's time zone: 'Tuesday, Dec 2, 2026 at 3:04 PM'."""
+    """An instant in the program's time zone: 'Tuesday, Dec 2 at 3:04 PM' (its day as long_date
+    words it, the year named when it is not this year's)."""
     if dt is None:
         return ""
     from zoneinfo import ZoneInfo
@@ -117,7 +119,7 @@ def long_datetime(dt) -> str:
 
     local = dt.astimezone(ZoneInfo(program().timezone))
     hour = local.strftime("%I").lstrip("0")
-    return f"{local:%A}, {local:%b} {local.day}, {local.year} at {hour}:{local:%M %p}"
+    return f"{long_date(local.date())} at {hour}:{local:%M %p}"
 
 
 BADGE_TONES = {

@@ -7,6 +7,7 @@ moving the clock with `travel` makes the next call sign in again).
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -309,3 +310,27 @@ def count_rows(app, *tables: str) -> dict[str, int]:
     with app.app_context():
         with db.engine.connect() as conn:
             return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+
+def at_once(app, calls) -> list[tuple[int, dict]]:
+    """Run each call (a function of a test client) in its own thread, app context and session,
+    released together; returns (status, body) in the order of `calls`."""
+    from rems.extensions import db
+
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i, call) -> None:
+        with app.app_context():
+            client = app.test_client()
+            barrier.wait()
+            resp = call(client)
+            results[i] = (resp.status_code, resp.get_json())
+            db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results

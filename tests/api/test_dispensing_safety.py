@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
-from tests.api.helpers import codes, count_rows
+from tests.api.helpers import at_once, codes, count_rows
 
 
 def _ready(api, practice):
@@ -43,30 +41,6 @@ def test_idempotency_key_replays_a_refusal(api, practice):
     assert api.authorize(practice.pharmacist, p, practice.pharmacy).status_code == 201
 
 
-def _at_once(app, calls) -> list[tuple[int, dict]]:
-    """Run each call (a function of a test client) in its own thread, app context and session,
-    released together; returns (status, body) in the order of `calls`."""
-    from rems.extensions import db
-
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call) -> None:
-        with app.app_context():
-            client = app.test_client()
-            barrier.wait()
-            resp = call(client)
-            results[i] = (resp.status_code, resp.get_json())
-            db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 def test_concurrent_authorizations_issue_one_rma(app, api, practice, backend):
     """R-RMA-2 under a race, on both databases: PostgreSQL locks the course row; SQLite, whose
     reads are not locked, takes its write lock before the unit of work reads (rems.driver.begin_write).
@@ -75,7 +49,7 @@ def test_concurrent_authorizations_issue_one_rma(app, api, practice, backend):
     second_pharmacist = api.add_pharmacist(practice.pharmacy)
     headers = [api.headers(who) for who in (practice.pharmacist, second_pharmacist)]
     body = {**api.lookup(p, practice.pharmacy), "days_supply": 30, "quantity": 60}
-    results = _at_once(app, [lambda c, h=headers[i % 2]: c.post("/api/v1/authorizations", json=body, headers=h)
+    results = at_once(app, [lambda c, h=headers[i % 2]: c.post("/api/v1/authorizations", json=body, headers=h)
                              for i in range(6)])
     statuses = sorted(status for status, _ in results)
     assert statuses == [201] + [409] * 5, results
@@ -97,7 +71,7 @@ def test_concurrent_checks_and_reads_all_answer_and_keep_one_chain(app, api, pra
     for i in range(10):
         calls.append(lambda c, h=pharmacists[i % 2]: c.get("/api/v1/eligibility", query_string=query, headers=h))
         calls.append(lambda c: c.get(f"/api/v1/patients/{p.rems_id}", headers=prescriber))
-    results = _at_once(app, calls)
+    results = at_once(app, calls)
     assert [status for status, _ in results] == [200] * 20, [r for r in results if r[0] != 200]
     assert all(body["eligible"] is True for _, body in results[::2])
     verified = api.call("GET", "/admin/audit/verify", as_=practice.admin, expect=200).get_json()
@@ -118,7 +92,7 @@ def test_concurrent_closes_of_a_pregnancy_case_close_it_once(app, api, practice,
     case_id = db.session.execute(select(PregnancyCase.id)).scalar_one()
     admins = [practice.admin, factory.admin().email]
     headers = [api.headers(a) for a in admins]
-    results = _at_once(app, [lambda c, i=i: c.post(f"/api/v1/admin/pregnancy-cases/{case_id}/close",
+    results = at_once(app, [lambda c, i=i: c.post(f"/api/v1/admin/pregnancy-cases/{case_id}/close",
                                                    json={"reason": f"closed by admin {i}"}, headers=headers[i % 2])
                              for i in range(4)])
     statuses = sorted(status for status, _ in results)

@@ -142,7 +142,7 @@ def test_main_page_statement_count(client, factory, crowded_practice, role):
         user = factory.patient(prescriber).user
     else:
         user = factory.admin()
-    web = _sign_in(client, user)
+    web, user_id = _sign_in(client, user), user.id
     home = web.get("/")  # the role's main page, as the sign-in redirect chooses it (rems.web.HOME)
     assert home.status_code == 302
     url = home.headers["Location"]
@@ -155,6 +155,23 @@ def test_main_page_statement_count(client, factory, crowded_practice, role):
     assert resp.status_code == 200, resp.status_code
     print(f"\n{role} main page: {len(statements)} statements")
     assert len(statements) <= PAGE_MAX, "\n".join(statements)
+    if role == "prescriber":  # R-AUD-1: the count includes the worklist's audit entry, naming all 500
+        assert _last_list_entry("patients.listed", user_id) == 500
+
+
+def _last_list_entry(action: str, user_id: int) -> int:
+    """How many patients the newest list entry of `action` names; it must be the user's and newer
+    than every other entry (the measured request wrote it)."""
+    from sqlalchemy import func, select
+
+    from rems.models import AuditEntry, AuditEntryPatient
+
+    entry = db.session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
+    assert entry.action == action and entry.actor_id == user_id, (entry.action, entry.actor_id)
+    indexed = db.session.execute(select(func.count()).select_from(AuditEntryPatient)
+                                 .where(AuditEntryPatient.entry_id == entry.id)).scalar_one()
+    assert indexed == len(entry.after["patient_ids"])
+    return indexed
 
 
 def test_rma_list_pages_statement_count(client, crowded_practice):
@@ -165,7 +182,7 @@ def test_rma_list_pages_statement_count(client, crowded_practice):
     import re
 
     _, _, rsp = crowded_practice
-    web = _sign_in(client, rsp)
+    web, rsp_id = _sign_in(client, rsp), rsp.id
 
     def link(resp, label: str) -> str:
         nav = re.search(r'<nav class="pagination"[^>]*>(.*?)</nav>', resp.get_data(as_text=True), re.S).group(1)
@@ -186,6 +203,7 @@ def test_rma_list_pages_statement_count(client, crowded_practice):
             resp = web.get(url)
         assert resp.status_code == 200 and len(listed(resp)) == 50, url
         counts.append(len(statements))
+        assert 0 < _last_list_entry("authorizations.listed", rsp_id) <= 50  # R-AUD-1, within the count
     print(f"\nRMA list pages: {counts} statements")
     assert counts[0] == counts[1] == counts[2], counts
     assert counts[0] <= PAGE_MAX, "\n".join(statements)

@@ -171,3 +171,28 @@ def _home_testing_case(app):
 
 def test_0008_backfills_the_day_home_testing_was_enabled(scratch_app):
     _home_testing_case(scratch_app)
+
+
+def test_0013_adds_and_removes_the_append_only_index_of_listed_patients(scratch_app):
+    """R-AUD-1: 0013 adds audit_entry_patients (the patients each list entry showed), indexed by
+    patient and append-only like the entries; its downgrade takes it away and upgrading again works."""
+    from rems.extensions import db
+
+    upgrade(revision="0013")
+    inspector = sa.inspect(db.engine)
+    assert {"entry_id", "patient_id"} == {c["name"] for c in inspector.get_columns("audit_entry_patients")}
+    assert any(i["column_names"] == ["patient_id", "entry_id"] for i in inspector.get_indexes("audit_entry_patients"))
+    db.session.execute(sa.text("INSERT INTO audit_entries (id, at, action, prev_hash, entry_hash) VALUES "
+                               f"(1, '2026-11-27T12:00:00+00:00', 'patients.listed', '{'0' * 64}', '{'1' * 64}')"))
+    db.session.execute(sa.text("INSERT INTO audit_entry_patients (entry_id, patient_id) VALUES (1, 5)"))
+    db.session.commit()
+    for statement in ("UPDATE audit_entry_patients SET patient_id = 6", "DELETE FROM audit_entry_patients"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            db.session.execute(sa.text(statement))
+        db.session.rollback()
+    db.session.remove()
+    downgrade(revision="0012")
+    assert "audit_entry_patients" not in sa.inspect(db.engine).get_table_names()
+    upgrade()
+    assert "audit_entry_patients" in sa.inspect(db.engine).get_table_names()
+    db.session.remove()

@@ -29,21 +29,27 @@ def _entries(action=None):
     return db.session.execute(q).scalars().all()
 
 
+AUDIT_TABLES = ("audit_entries", "audit_entry_patients")
+
+
 def _superuser_sql(app, backend, *statements: str):
-    """Run the statements with the append-only triggers switched off, as a superuser could."""
+    """Run the statements with the append-only triggers of the audit tables switched off, as a
+    superuser could."""
     from rems.extensions import db
 
     db.session.commit()  # end the session's transaction: DDL below needs the table's lock
     with db.engine.begin() as conn:
-        if backend == "postgres":
-            conn.exec_driver_sql("ALTER TABLE audit_entries DISABLE TRIGGER USER")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_entries_no_update")
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_entries_no_delete")
+        for table in AUDIT_TABLES:
+            if backend == "postgres":
+                conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            else:
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_update")
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_delete")
         for sql in statements:
             conn.exec_driver_sql(sql)
         if backend == "postgres":
-            conn.exec_driver_sql("ALTER TABLE audit_entries ENABLE TRIGGER USER")
+            for table in AUDIT_TABLES:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     db.session.expire_all()
 
 
@@ -75,10 +81,14 @@ def test_r_aud_1_chain_verifies_and_links_each_entry(app, factory):
 def test_r_aud_1_entry_written_in_sql_hashes_as_python_verifies(app, factory):
     """R-AUD-1: on PostgreSQL `audit_append` (migration 0006) hashes the entry in SQL from the canonical
     content Python sends in two parts; the stored hash must be exactly `audit.entry_hash`, also for
-    content with non-ASCII text, quotes, nested "id" keys and NULLs (SQLite: the Python path)."""
+    content with non-ASCII text, quotes, nested "id" keys and NULLs (SQLite: the Python path), and for
+    a list entry naming patients, written with its audit_entry_patients rows (migration 0013) by the
+    session's commit and by the pipeline sent with the COMMIT (rems.driver.commit)."""
     from datetime import UTC, datetime
 
+    from rems import driver
     from rems.extensions import db
+    from rems.models import AuditEntryPatient
     from rems.services import audit
     from rems.services.canonical import canonical
 
@@ -95,10 +105,20 @@ def test_r_aud_1_entry_written_in_sql_hashes_as_python_verifies(app, factory):
         for after in (values["after"], None, {"emoji": "\U0001F48A", "tab": "a\tb"}):
             written.append(audit.record("test.tricky", "patient", 7, patient_id=7, before=values["before"],
                                         after=after))
-        db.session.commit()
+        written.append(audit.record_list("test.listed", [9, 7, 9, 8], {"list": 'the "tricky" one', "id": 1}))
+        db.session.commit()  # the before_commit hook (SQLAlchemy statements)
+        written.append(audit.record_list("test.listed", [7], {"list": "one patient"}))
+        written.append(audit.record("test.tricky", after={"patient": "Zoë"}))
+        driver.commit(db.session())  # PostgreSQL: the pipeline, one statement per entry
     for w in written:
         row = db.session.get(audit.AuditEntry, w["id"])
         assert row.entry_hash == w["entry_hash"] == audit.entry_hash(row, w["prev_hash"])
+    first_list, one_list = written[3], written[4]
+    assert first_list["after"]["patient_ids"] == [9, 7, 8] and first_list["patient_id"] is None
+    assert one_list["after"]["patient_ids"] == [7] and one_list["patient_id"] == 7
+    indexed = db.session.execute(sa.select(AuditEntryPatient.entry_id, AuditEntryPatient.patient_id)).all()
+    assert sorted(indexed) == sorted([(first_list["id"], 7), (first_list["id"], 8), (first_list["id"], 9),
+                                      (one_list["id"], 7)])
     assert audit.verify()["ok"] is True
 
 

@@ -11,6 +11,7 @@ import pytest
 PG_ADMIN_URL = os.environ.get("REMS_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_TEST_DB = os.environ.get("REMS_TEST_PG_DB", "rems_test")
 REDIS_URL = os.environ.get("REMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+APPEND_ONLY = ("audit_entries", "audit_entry_patients", "signatures")  # tables with triggers refusing changes
 
 
 def backend() -> str:
@@ -102,9 +103,9 @@ def cleanup(app, url: str) -> None:
 
     tables = [t.name for t in db.metadata.sorted_tables]
     with db.engine.begin() as conn:
-        for t in ("audit_entries", "signatures"):
+        for t in APPEND_ONLY:
             conn.exec_driver_sql(f"ALTER TABLE {t} DISABLE TRIGGER USER")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        for t in ("audit_entries", "signatures"):
+        for t in APPEND_ONLY:
             conn.exec_driver_sql(f"ALTER TABLE {t} ENABLE TRIGGER USER")
         conn.execute(ComprehensionQuestion.__table__.insert(), rows())

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy import text as sql
 
 from rems.clock import today
+from rems.errors import ApiError
 from rems.extensions import db
 from rems.models import AuditEntry, ComprehensionQuestion, PregnancyCase, User
-from rems.services import admin, dispensing, patients
+from rems.services import admin, dispensing, patients, practice
 from tests.support.factories import PASSWORD
 from tests.web.conftest import text
 
@@ -70,9 +71,11 @@ def test_suspend_and_reinstate_with_reason_r_pres_1(web, factory):
     url, prefix = f"/admin/users/{pres.user_id}/status", f"u{pres.user_id}"
     no_reason = web.post(url, {f"{prefix}-status": "suspended", f"{prefix}-reason": ""}, prefix=prefix)
     assert no_reason.status_code == 422 and "Give a reason" in text(no_reason)
+    opened = practice.account_version(pres.user)  # the page's form carries it (optimistic concurrency)
     done = web.post(
         url,
-        {f"{prefix}-status": "suspended", f"{prefix}-reason": "License under review"},
+        {f"{prefix}-status": "suspended", f"{prefix}-reason": "License under review", f"{prefix}-version": opened,
+         f"{prefix}-confirm": "1"},
         prefix=prefix,
         follow_redirects=True,
     )
@@ -85,7 +88,8 @@ def test_suspend_and_reinstate_with_reason_r_pres_1(web, factory):
     assert entry.after == {"status": "suspended", "reason": "License under review", "prescriber_status": "suspended"}
     assert entry.before == {"status": "active", "prescriber_status": "certified"}
     assert "Reinstate" in text(web.get("/admin/users?status=suspended"))
-    web.post(url, {f"{prefix}-status": "active", f"{prefix}-reason": "Review closed"}, prefix=prefix)
+    web.post(url, {f"{prefix}-status": "active", f"{prefix}-reason": "Review closed",
+                   f"{prefix}-version": practice.account_version(pres.user)}, prefix=prefix)
     db.session.expire_all()
     assert pres.user.status == "active" and pres.status == "certified"
 
@@ -102,15 +106,20 @@ def test_revoke_a_prescribers_certification_r_pres_1(web, factory, client):
     assert "Revoke certification" in page
     url, prefix = f"/admin/users/{pres.user_id}/status", f"u{pres.user_id}"
     done = web.post(url, {f"{prefix}-status": "suspended", f"{prefix}-reason": "License revoked by the board",
-                          "revoke": "1"}, prefix=prefix, follow_redirects=True)
+                          "revoke": "1", f"{prefix}-confirm": "1",
+                          f"{prefix}-version": practice.account_version(pres.user)},
+                    prefix=prefix, follow_redirects=True)
     assert f"{pres.user.email} was suspended and their certification revoked." in text(done)
     db.session.expire_all()
     assert pres.user.status == "suspended" and pres.status == "revoked"
     assert "Revoke certification" not in text(web.get("/admin/users?status=suspended"))
-    # a suspension on top keeps the revocation; reinstating asks for a new attestation
-    admin.set_status(admin_user, pres.user_id, {"status": "suspended", "reason": "again"})
+    # a suspension on top does not apply (R-ADMIN-1); reinstating asks for a new attestation
+    with pytest.raises(ApiError) as refused:
+        admin.set_status(admin_user, pres.user_id, {"status": "suspended", "reason": "again"})
+    assert refused.value.status == 409 and refused.value.code == "STATUS_CHANGE_NOT_ALLOWED"
     assert pres.status == "revoked"
-    done = web.post(url, {f"{prefix}-status": "active", f"{prefix}-reason": "Board decision reversed"},
+    done = web.post(url, {f"{prefix}-status": "active", f"{prefix}-reason": "Board decision reversed",
+                          f"{prefix}-version": practice.account_version(pres.user)},
                     prefix=prefix, follow_redirects=True)
     assert "reinstated; they must sign the prescriber attestation again" in text(done)
     db.session.expire_all()
@@ -201,13 +210,15 @@ def test_question_editor_round_trip(web, factory):
 
     edit_page = web.get(f"/admin/questions/{q['id']}").get_data(as_text=True)
     assert 'value="Never"' in edit_page
-    edited = dict(form, text="When may you donate blood again?", choice_3="Any time")
+    edited = dict(form, text="When may you donate blood again?", choice_3="Any time", version=q["version"])
     assert web.post(f"/admin/questions/{q['id']}", edited).status_code == 302
     again = next(x for x in admin.list_questions() if x["id"] == q["id"])
     assert again["text"] == edited["text"] and len(again["choices"]) == 3
     assert [c["id"] for c in again["choices"][:2]] == [c["id"] for c in q["choices"]]  # ids kept by position
 
-    assert web.post(f"/admin/questions/{q['id']}/active").status_code == 302
+    again = next(x for x in admin.list_questions() if x["id"] == q["id"])
+    assert web.post(f"/admin/questions/{q['id']}/active", {"active": "0", "version": again["version"]}
+                    ).status_code == 302
     db.session.expire_all()
     assert db.session.get(ComprehensionQuestion, int(q["id"])).active is False
     assert "Reactivate" in text(web.get("/admin/questions"))
@@ -220,9 +231,11 @@ def test_the_bank_keeps_enough_active_questions_r_att_1(web, factory):
     needed = 3
     active = [q for q in admin.list_questions() if q["active"]]
     for q in active[:-needed]:
-        assert web.post(f"/admin/questions/{q['id']}/active").status_code == 302
+        assert web.post(f"/admin/questions/{q['id']}/active", {"active": "0", "version": q["version"]}
+                        ).status_code == 302
     last = active[-needed]
-    page = text(web.post(f"/admin/questions/{last['id']}/active", follow_redirects=True))
+    page = text(web.post(f"/admin/questions/{last['id']}/active", {"active": "0", "version": last["version"]},
+                         follow_redirects=True))
     assert f"Question {last['id']} stays active: at least {needed} questions must stay active" in page
     db.session.expire_all()
     assert db.session.get(ComprehensionQuestion, int(last["id"])).active is True
@@ -283,10 +296,11 @@ def test_a_question_sent_twice_is_not_saved_twice_r_att_1(web, factory, client):
     assert f"Question {saved['id']} already asks this: edit or reactivate it instead." in text(again)
     assert len(admin.list_questions()) == before + 1
     # an edit that keeps the text is fine; an edit into another question's text is refused
-    assert web.post(f"/admin/questions/{saved['id']}", dict(form, explanation="Never: it is yours only.")
-                    ).status_code == 302
+    assert web.post(f"/admin/questions/{saved['id']}", dict(form, explanation="Never: it is yours only.",
+                                                             version=saved["version"])).status_code == 302
     other = admin.list_questions()[0]
-    resp = web.post(f"/admin/questions/{saved['id']}", dict(form, text=other["text"]))
+    saved = admin.list_questions()[-1]
+    resp = web.post(f"/admin/questions/{saved['id']}", dict(form, text=other["text"], version=saved["version"]))
     assert resp.status_code == 422 and f"Question {other['id']} already asks this" in text(resp)
     token = client.post("/api/v1/auth/token", json={"email": factory.admin().email, "password": PASSWORD}
                         ).get_json()["token"]
@@ -500,7 +514,7 @@ def test_close_pregnancy_case_with_reason_r_pt_4(web, factory):
     assert empty.status_code == 422 and "Give a reason" in text(empty)
     done = web.post(
         f"/admin/pregnancy-cases/{case.id}/close",
-        {f"{prefix}-reason": "Registry follow-up complete"},
+        {f"{prefix}-reason": "Registry follow-up complete", f"{prefix}-confirm": "1"},
         prefix=prefix,
         follow_redirects=True,
     )

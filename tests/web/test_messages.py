@@ -104,3 +104,18 @@ def test_the_main_page_lists_the_three_newest_unread_and_says_when_there_are_mor
     db.session.commit()
     page = text(web.get("/pharmacy"))
     assert "New message The only new one" in page and "And more." not in page
+
+
+def test_R_REM_2_a_reminder_read_in_the_app_does_not_ask_the_reader_to_sign_in(web, factory):
+    """The in-app copy of a reminder ended with the email's "sign in to see details", read signed in
+    (QA). Its lines (the steps still to do) keep their breaks on the page."""
+    from rems.services import reminders
+
+    patient = s.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=4)  # closes in 2 days
+    reminders.sweep()
+    web.sign_in(patient.user)
+    resp = web.get("/patient/notifications")
+    page = text(resp)
+    assert "Your pharmacy can fill your prescription until" in page and "Your monthly attestation is waiting" in page
+    assert "sign in" not in page.lower().replace("sign out", "") and "Hello Pat" not in page
+    assert 'class="message-body"' in resp.get_data(as_text=True)

@@ -4,11 +4,12 @@ notifications, documents."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from rems.clock import now as clock_now
 from rems.clock import program, today
 from rems.extensions import db
 from rems.models import AttestationFailure, Course, Document, Notification, Patient
@@ -334,7 +335,8 @@ def test_steps_done_but_the_next_fill_not_allowed_yet_give_its_day(web, factory,
     page = text(web.get("/patient"))
     assert "Finish the steps below" not in page and "To do:" not in page
     fill, closes = today() + timedelta(days=5), today() + timedelta(days=6)
-    assert f"Your pharmacy can fill your next prescription from {long(fill)} until {long(closes)}." in page
+    assert (f"Your pharmacy can fill your next prescription from {long(fill, today())} "
+            f"until {long(closes, today())}.") in page
 
 
 def test_after_the_last_dose_the_page_no_longer_counts_months_of_treatment(web, factory, travel):
@@ -355,3 +357,156 @@ def test_after_the_last_dose_the_page_no_longer_counts_months_of_treatment(web, 
                                                     "result": "negative", "setting": "medical"})
     page = text(web.get("/patient"))
     assert "Your treatment course is complete." in page and "Done: Pregnancy test after your last dose" in page
+
+
+@pytest.fixture
+def pending_pdf(web, factory):
+    """A patient signed in whose consent's PDF is still pending (R-DOC-1), and that document."""
+    patient = factory.patient()
+    doc = db.session.execute(select(Document).where(Document.patient_id == patient.id)).scalar_one()
+    doc.status, doc.pdf, doc.sha256 = "pending", None, None
+    db.session.commit()
+    web.sign_in(patient.user)
+    return doc
+
+
+def _queue_workers(app, monkeypatch, redis_url, heartbeat: bool | None):
+    """The app as with REMS_REDIS_URL: tasks go to Celery workers (rems.tasks.init_app), whose pdf
+    heartbeat is a key of this test's own (set or not); `heartbeat` None: nothing is read."""
+    monkeypatch.setitem(app.extensions, "rems_celery_client", object())
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    if heartbeat is None:
+        return
+    import uuid
+
+    import redis
+
+    from rems import health
+
+    key = f"rems-test-wording-{uuid.uuid4().hex}:heartbeat:pdf"
+    monkeypatch.setitem(health.HEARTBEAT_KEYS, "pdf", key)
+    if heartbeat:
+        with redis.Redis.from_url(redis_url) as client:
+            client.set(key, "seen", ex=60)
+
+
+def _gets(monkeypatch) -> list:
+    """The Redis commands the page sends (connection set-up aside)."""
+    import redis
+
+    sent, execute = [], redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        sent.append(args[0])
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    return sent
+
+
+IN_A_MINUTE = "Being prepared The PDF is usually ready within a minute."
+RECORD = "The signed record itself is already valid and stored; the PDF is its printable copy."
+
+
+def test_R_DOC_1_a_pending_pdf_in_process_is_usually_ready_within_a_minute(web, pending_pdf):
+    """No broker (the embedded default): the signing request renders the PDF right after its commit;
+    a PDF pending for long says so, and the signature is the record (R-SIG-1)."""
+    page = text(web.get("/patient/documents"))
+    assert IN_A_MINUTE in page and RECORD in page and "will be ready in a minute" not in page
+    resp = web.get(f"/documents/{pending_pdf.id}/pdf")  # its download, asked for anyway
+    assert resp.status_code == 409 and "The signed record itself is valid and stored" in text(resp)
+    assert "in a minute" not in text(resp)
+    pending_pdf.created_at = clock_now() - timedelta(minutes=11)
+    db.session.commit()
+    page = text(web.get("/patient/documents"))
+    assert "Delayed This is taking longer than usual: it has waited since" in page
+    assert "please contact the program" in page and "within a minute" not in page and RECORD in page
+
+
+def test_R_DOC_1_a_pending_pdf_with_a_pdf_worker_seen_is_usually_ready_within_a_minute(
+        app, web, pending_pdf, monkeypatch):
+    """REMS_REDIS_URL set and the pdf queue's heartbeat seen (/healthz's pdf_worker): one GET."""
+    from tests.support import backends
+
+    backends.require("redis")
+    _queue_workers(app, monkeypatch, backends.REDIS_URL, heartbeat=True)
+    sent = _gets(monkeypatch)
+    page = text(web.get("/patient/documents"))
+    assert IN_A_MINUTE in page and RECORD in page and sent == ["GET"]
+    pending_pdf.created_at = clock_now() - timedelta(minutes=11)
+    db.session.commit()
+    page = text(web.get("/patient/documents"))
+    assert "Delayed This is taking longer than usual: it has waited since" in page
+    assert "The PDF will appear here once it is ready." in page and "within a minute" not in page
+
+
+def test_R_DOC_1_a_pending_pdf_with_no_pdf_worker_seen_is_queued_until_processing_resumes(
+        app, web, pending_pdf, monkeypatch):
+    """The pdf worker is down: the page said the PDF would be ready "in a minute" (QA)."""
+    from rems.web.helpers import long_datetime
+    from tests.support import backends
+
+    backends.require("redis")
+    _queue_workers(app, monkeypatch, backends.REDIS_URL, heartbeat=False)
+    page = text(web.get("/patient/documents"))
+    assert ("Queued It is queued: document processing is paused at the moment, and the PDF will appear "
+            "here when it resumes.") in page
+    assert RECORD in page and "minute" not in page
+    pending_pdf.created_at = clock_now() - timedelta(minutes=30)
+    db.session.commit()
+    page = text(web.get("/patient/documents"))
+    assert f"Delayed It is queued since {long_datetime(pending_pdf.created_at)}: document processing is paused" in page
+
+
+def test_R_DOC_1_the_documents_page_renders_when_redis_does_not_answer(app, web, pending_pdf, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    _queue_workers(app, monkeypatch, f"redis://127.0.0.1:{closed}/0", heartbeat=None)
+    resp = web.get("/patient/documents")
+    page = text(resp)
+    assert resp.status_code == 200
+    assert "Queued It is queued: we cannot check document processing right now" in page and RECORD in page
+
+
+def test_R_DOC_1_no_pending_pdf_no_redis_read(app, web, factory, monkeypatch):
+    """Every PDF ready: the page asks Redis nothing."""
+    from tests.support import backends
+
+    patient = factory.patient()
+    web.sign_in(patient.user)
+    _queue_workers(app, monkeypatch, backends.REDIS_URL, heartbeat=None)
+    sent = _gets(monkeypatch)
+    page = text(web.get("/patient/documents"))
+    assert "Informed consent" in page and "Being prepared" not in page and "Queued" not in page
+    assert sent == []
+
+
+WEEKDAY_DATE = re.compile(r"\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)(day)?, ([A-Z][a-z]{2}) (\d{1,2})(, (\d{4}))?")
+
+
+def test_the_patient_pages_give_a_day_in_one_form(web, factory):
+    """QA: the page said "Your pharmacy can fill your prescription until Monday, Nov 30" above "Pick up
+    your prescription by Mon, Nov 30, 2026" (the engine's next steps). Every day with its weekday on
+    the patient's pages is now written one way (workflows.messages.long): the weekday in full, the year
+    only when it is not this year's, as the engine's sentences do for dates of another year."""
+    from rems.web.helpers import long_date
+
+    patient = scenarios.cgp_in_window(factory, factory.prescriber(), confirmation_days_ago=1)
+    scenarios.attest(patient)
+    web.sign_in(patient.user)
+    closes = today() + timedelta(days=program().cgp_window_days - 2)
+    home = text(web.get("/patient"))
+    assert f"Your pharmacy can fill your prescription until {long_date(closes)}." in home
+    assert f"Pick up your prescription by {long_date(closes)}." in home
+    found = []
+    for path in ("/patient", "/patient/documents", "/patient/consent", "/patient/notifications"):
+        found += WEEKDAY_DATE.findall(text(web.get(path)))
+    assert len(found) >= 4
+    for name, suffix, month, day, _, year in found:
+        assert suffix == "day", f"{name}, {month} {day}: the weekday abbreviated"
+        assert not year or int(year) != today().year, f"{month} {day}, {year}: this year named"
+        # no year: this year's day (its weekday says so)
+        assert f"{datetime.strptime(f'{month} {day} {year or today().year}', '%b %d %Y'):%A}".startswith(name)

@@ -10,6 +10,7 @@ from rems.extensions import db
 from rems.models import Notification, ReminderSent
 from rems.services import reminders
 from tests.worker import scenarios as s
+from workflows.messages import long
 
 
 def _rows(kind=None):
@@ -35,7 +36,7 @@ def test_window_closing_attestation_and_prescriber_reminders_go_out_once(app, fa
     mails = s.inbox(app)
     by_to = {(m["To"], m["Subject"]): m for m in mails}
     assert len(mails) == 3
-    closes_words = reminders.friendly(closes, s.today())
+    closes_words = long(closes, s.today())
     closing = by_to[(patient.email, f"Your pharmacy can fill your prescription until {closes_words}")]
     body = s.text_of(closing)
     assert f"{closes:%A}, {closes:%b} {closes.day}" in body and "Hello Pat" in body
@@ -171,8 +172,8 @@ def test_a_row_recorded_but_never_delivered_is_picked_up_by_a_later_sweep(app, f
 def test_friendly_dates_use_the_program_day():
     from datetime import date
 
-    assert reminders.friendly(date(2026, 12, 1), date(2026, 11, 28)) == "Tuesday, Dec 1"
-    assert reminders.friendly(date(2027, 1, 5), date(2026, 12, 30)) == "Tuesday, Jan 5, 2027"
+    assert long(date(2026, 12, 1), date(2026, 11, 28)) == "Tuesday, Dec 1"
+    assert long(date(2027, 1, 5), date(2026, 12, 30)) == "Tuesday, Jan 5, 2027"
 
 
 def test_cli_reminders_run_calls_the_sweep(app, factory, runner):
@@ -206,8 +207,60 @@ def test_precautions_after_a_late_end_of_treatment_name_their_last_day(app, fact
     mail = s.inbox(app)[-1]
     until = s.today() + timedelta(days=prog.post_treatment_contraception_days - 10)
     body = s.text_of(mail)
-    assert (f"Until {reminders.friendly(until, s.today())}, {prog.post_treatment_contraception_days} days "
+    assert (f"Until {long(until, s.today())}, {prog.post_treatment_contraception_days} days "
             f"after your last dose:") in body
     assert "more days" not in body
     sent = parsedate_to_datetime(str(mail["Date"]))
     assert abs(sent - reminders.clock.now()) < timedelta(minutes=5)
+
+
+def test_R_REM_2_the_in_app_copy_does_not_tell_the_signed_in_reader_to_sign_in(app, factory):
+    """R-REM-2: a reminder is emailed and kept as an in-app notification. The in-app copy was the
+    email's text, greeting and closing included ("sign in to see details", read signed in); it is
+    now the content alone, and the email keeps both."""
+    pres = factory.prescriber()
+    patient = s.cgp_in_window(factory, pres, confirmation_days_ago=4)  # closes in 2 days, no attestation
+    reminders.sweep()
+    closing = next(m for m in s.inbox(app) if m["Subject"].startswith("Your pharmacy can fill"))
+    email = s.text_of(closing)
+    assert email.startswith("Hello Pat,") and "sign in to see details" in email
+    notes = {n.kind: n for n in db.session.execute(
+        select(Notification).where(Notification.user_id == patient.user_id)).scalars()}
+    assert set(notes) == {"window_closing", "attestation_pending"}
+    for note in notes.values():
+        assert "sign in" not in note.body.lower() and "Hello" not in note.body and note.body == note.body.strip()
+    body = notes["window_closing"].body
+    assert body.startswith("Your pharmacy can fill your prescription until")
+    assert body in email.replace("\r\n", "\n")  # the same content, its steps one per line
+    assert "\n  - " in body
+
+
+def test_R_REM_1_the_test_reminder_comes_on_the_day_the_patient_page_names(app, factory, travel):
+    """R-REM-1: the next monthly test reminder (previous RMA + 23 days) goes out on the day the
+    patient's next steps name, and not before; it names no second "due" day beside the page's first
+    useful day (QA: "on or after Jan 13" on the page, "due Jan 19" in the reminder)."""
+    from rems.services import patients
+
+    prog = reminders.clock.program()
+    pres = factory.prescriber()
+    ph, rsp = factory.pharmacy()
+    patient, _ = s.cgp_authorized(factory, pres, ph, rsp)
+    day = s.today() + timedelta(days=prog.next_test_reminder_after_rma_days)
+
+    def steps():
+        return " ".join(patients.patient_status(patient, "patient", reader=patient.user)["next_steps"])
+
+    def promise():
+        return f"If no test is recorded before {long(day, s.today())}, we will remind you that day."
+
+    assert promise() in steps()
+    travel(prog.next_test_reminder_after_rma_days - 1)
+    assert promise() in steps()
+    assert _new(reminders.sweep()).get("next_test_due") is None
+    travel(1)
+    assert s.today() == day and _new(reminders.sweep()).get("next_test_due") == 1
+    assert "remind you" not in steps()  # sent: nothing more promised
+    mail = s.inbox(app)[-1]
+    assert mail["Subject"] == "Time for your monthly pregnancy test"
+    text = s.text_of(mail)
+    assert "due" not in text and "ask your prescriber to record the result" in text

@@ -139,7 +139,7 @@ def test_R_CYC_2_patient_is_told_now_once_the_first_day_for_the_test_has_come(pr
     today = evaluate_patient(enrolled("2026-11-20"), program, at("2026-11-20T20:00"))
     assert "Get your confirmation pregnancy test now." in today.next_steps["patient"]
     ahead = evaluate_patient(enrolled("2026-11-19"), program, at("2026-11-19T20:00"))
-    assert "Get your confirmation pregnancy test on or after Fri, Nov 20, 2026." in ahead.next_steps["patient"]
+    assert "Get your confirmation pregnancy test on or after Friday, Nov 20." in ahead.next_steps["patient"]
     assert (
         "Record a negative confirmation pregnancy test (medical setting) collected on or after Nov 20."
         in ahead.next_steps["prescriber"]
@@ -167,7 +167,7 @@ def test_R_PT_2_R_CON_2_no_date_for_a_confirmation_test_before_screening_and_con
     both = (patient(enrolled="2026-11-26").consent("2026-11-26").visit("2026-11-26")
             .test("screening", "2026-11-26").contraception("2026-11-26").build())
     steps = evaluate_patient(both, program, at("2026-11-26T20:00")).next_steps["patient"]
-    assert "Get your confirmation pregnancy test on or after Sat, Dec 26, 2026." in steps and wait not in steps
+    assert "Get your confirmation pregnancy test on or after Saturday, Dec 26." in steps and wait not in steps
 
 
 def test_R_CYC_1_first_cycle_guidance_allows_a_confirmation_test_collected_before_enrollment(program):
@@ -317,7 +317,7 @@ def test_R_RMA_3_a_monthly_test_whose_window_closes_before_the_refill_day_opens_
         "No negative monthly pregnancy test (medical setting) collected on or after Nov 7 "
         "(its 7-day window must reach Nov 13, the first day the next fill is allowed) is recorded yet."
     )
-    assert "Get your monthly pregnancy test on or after Sat, Nov 7, 2026." in s.next_steps["patient"]
+    assert s.next_steps["patient"][0].startswith("Get your monthly pregnancy test on or after Saturday, Nov 7.")
     early = base.test("monthly", "2026-11-06").build()
     s = evaluate_patient(early, program, at("2026-11-06"))
     assert s.window is None
@@ -384,3 +384,28 @@ def test_R_ATT_2_locked_out_patient_is_told_to_ask_the_prescriber(program):
     again = evaluate_patient(b.visit("2026-10-21", recorded="2026-10-21").build(), program, at("2026-10-21T20:00"))
     assert again.next_steps["patient"] == ("Answer this cycle's questions and sign your monthly attestation.",)
     assert again.next_steps["prescriber"] == ()
+
+
+def test_R_REM_1_the_test_step_names_its_first_day_and_the_reminder_day(program):
+    """The page's first useful day for the monthly test (R-RMA-3 [D]: its window must reach the
+    first day of the next fill) and the reminder's day (R-REM-1: previous RMA + 23 days) differ; the
+    patient's step names both while the reminder is still to come (QA: "on or after Jan 13" on the
+    page, "due Jan 19" in the reminder, unexplained). No reminder is promised once a test was
+    recorded since the RMA (the sweep sends none then), nor from the reminder's day on."""
+    reminder = " If no test is recorded before Friday, Nov 13, we will remind you that day."
+    base = patient().cgp_ready().rma("2026-10-21", "2026-10-26").visit("2026-11-05").attest("2026-11-05")
+    assert program.next_test_reminder_after_rma_days == 23  # Oct 21 + 23 = Nov 13
+
+    def step(p, day):
+        return evaluate_patient(p.build(), program, at(day)).next_steps["patient"][0]
+
+    assert step(base, "2026-11-05") == "Get your monthly pregnancy test on or after Saturday, Nov 7." + reminder
+    assert step(base, "2026-11-09") == "Get your monthly pregnancy test now." + reminder
+    assert step(base, "2026-11-12") == "Get your monthly pregnancy test now." + reminder
+    assert step(base, "2026-11-13") == "Get your monthly pregnancy test now."  # the reminder's day
+    too_early = base.test("monthly", "2026-11-06")  # recorded, does not count: no reminder will come
+    assert step(too_early, "2026-11-09") == "Get your monthly pregnancy test now."
+    # the first cycle has no RMA before it: no such reminder (R-REM-1 counts from the previous RMA)
+    first = evaluate_patient(patient().consent().contraception("2026-09-01").test("screening", "2026-10-01")
+                             .build(), program, at("2026-10-02"))
+    assert not any("remind" in x for x in first.next_steps["patient"])

@@ -212,14 +212,14 @@ def test_R_RMA_3_R_RMA_2_the_patient_is_told_from_when_the_pharmacy_can_fill(pro
 
     s = evaluate_patient(cycle_2().build(), program, at("2026-10-22"))
     assert s.next_steps["patient"][-1] == (
-        "Your pharmacy can fill your next prescription from Fri, Nov 13, 2026 at the earliest.")
+        "Your pharmacy can fill your next prescription from Friday, Nov 13 at the earliest.")
     done = cycle_2().visit("2026-11-08").test("monthly", "2026-11-08").attest("2026-11-08").build()  # Nov 8-14
     s = evaluate_patient(done, program, at("2026-11-10"))
     assert s.codes == ("REFILL_TOO_SOON",)
     assert s.next_steps["patient"] == (
-        "Your pharmacy can fill your next prescription from Fri, Nov 13, 2026 until Sat, Nov 14, 2026.",)
+        "Your pharmacy can fill your next prescription from Friday, Nov 13 until Saturday, Nov 14.",)
     assert s.next_steps["pharmacist"] == (s.reasons[0].message,)
     last_day = cycle_2().visit("2026-11-07").test("monthly", "2026-11-07").attest("2026-11-07").build()  # Nov 7-13
     s = evaluate_patient(last_day, program, at("2026-11-10"))
-    assert s.next_steps["patient"] == ("Your pharmacy can fill your next prescription on Fri, Nov 13, 2026 only.",)
+    assert s.next_steps["patient"] == ("Your pharmacy can fill your next prescription on Friday, Nov 13 only.",)
     assert evaluate_patient(done, program, at("2026-11-13")).eligible

@@ -61,8 +61,8 @@ def test_R_END_1_cgp_post_treatment_until_test_30_days_after_last_dose(program):
 def test_R_END_2_R_CON_3_patient_reminded_of_contraception_and_blood_donation(program):
     s = evaluate_patient(patient().cgp_ready().ended("2026-11-10").build(), program, at("2026-11-11"))
     steps = " ".join(s.next_steps["patient"])
-    assert "contraception" in steps and "Do not donate blood until Thu, Dec 10, 2026" in steps
-    assert "post-treatment pregnancy test on or after Thu, Dec 10, 2026" in steps
+    assert "contraception" in steps and "Do not donate blood until Thursday, Dec 10" in steps
+    assert "post-treatment pregnancy test on or after Thursday, Dec 10" in steps
     ccgp = evaluate_patient(patient().ccgp_ready().ended("2026-11-10").build(), program, at("2026-11-11"))
     assert any("blood" in x for x in ccgp.next_steps["patient"])
 

@@ -110,8 +110,8 @@ def test_R_TIME_1_window_close_instant_is_per_program_time_zone(program):
 
 
 def test_R_RMA_5_dates_read_aloud_are_the_english_strftime_forms():
-    """messages.short/long name months and weekdays from a table: the same text as %b/%a in the
-    C locale, for every day of four years."""
+    """messages.short/long name months and weekdays from a table: the same text as %b/%A in the
+    C locale, for every day of four years; long names the year only when it is not today's."""
     from datetime import timedelta
 
     from workflows.messages import long, short
@@ -119,7 +119,8 @@ def test_R_RMA_5_dates_read_aloud_are_the_english_strftime_forms():
     for n in range(4 * 366):
         d = date(2025, 1, 1) + timedelta(days=n)
         assert short(d) == f"{d:%b} {d.day}"
-        assert long(d) == f"{d:%a}, {d:%b} {d.day}, {d.year}"
+        assert long(d, date(d.year, 6, 1)) == f"{d:%A}, {d:%b} {d.day}"
+        assert long(d, date(d.year + 1, 1, 1)) == f"{d:%A}, {d:%b} {d.day}, {d.year}"
 
 
 def test_R_RMA_5_a_date_names_its_year_when_read_in_another_year():

@@ -11,7 +11,15 @@ CHOICE = F("object", props={"id": F("string", max_len=20, min_len=1), "text": F(
                             "correct": F("boolean")})
 QUESTION = {"text": F("string", max_len=500, min_len=1), "explanation": F("string", max_len=1000, min_len=1),
             "choices": F("array", items=CHOICE, min_items=2, max_items=6), "active": F("boolean", required=False)}
-STATUS = {"status": F("string", enum=("active", "suspended", "revoked")), "reason": REASON}
+VERSION = F("string", required=False, max_len=64, min_len=1, description=(
+    "Optional optimistic concurrency: the `version` this change was decided on (from the list). When the "
+    "object has changed since, nothing is saved and the answer is 409 VERSION_CONFLICT, with the current "
+    "`version`. Without it the change applies to whatever the object is now."))
+QUESTION_EDIT = {**QUESTION, "version": VERSION}
+STATUS = {"status": F("string", enum=("active", "suspended", "revoked"), description=(
+    "Allowed only where it applies (each account's `status_changes`): otherwise 409 STATUS_CHANGE_NOT_ALLOWED. "
+    "`revoked` (a prescriber's certification, R-PRES-1) also suspends the account.")),
+    "reason": REASON, "version": VERSION}
 
 
 @endpoint("GET", "/admin/comprehension-questions", action="admin.manage", summary="The question bank")
@@ -26,7 +34,7 @@ def add_question(body):
 
 
 @endpoint("PUT", "/admin/comprehension-questions/<question_id>", action="admin.manage",
-          summary="Edit a question", body=QUESTION)
+          summary="Edit a question", body=QUESTION_EDIT)
 def edit_question(question_id, body):
     return jsonify(admin.save_question(g.user, question_id, body))
 

@@ -14,14 +14,24 @@ CHOICE_IDS = "abcdef"
 class StatusForm(FlaskForm):
     status = HiddenField(validators=[AnyOf(("active", "suspended"), message="Unknown status")])
     reason = StringField("Reason", validators=[DataRequired("Give a reason"), Length(max=1000)])
+    version = HiddenField()  # the account's state the page showed (optimistic concurrency)
+    confirm = HiddenField()  # "1" once the confirmation page was read
 
 
 class ReasonForm(FlaskForm):
     reason = TextAreaField("Reason for closing", validators=[DataRequired("Give a reason"), Length(max=1000)])
+    confirm = HiddenField()
 
 
 class ActionForm(FlaskForm):
-    """A button that only needs the CSRF token (verify the chain, deactivate a question)."""
+    """A button that only needs the CSRF token (verify the chain, copy the chain's head)."""
+
+
+class ToggleForm(FlaskForm):
+    """Deactivate or reactivate a question: the state asked for and the version the list showed."""
+
+    active = HiddenField(validators=[AnyOf(("0", "1"))])
+    version = HiddenField()
 
 
 class QuestionForm(FlaskForm):
@@ -36,6 +46,7 @@ class QuestionForm(FlaskForm):
         validators=[InputRequired("Choose which answer is correct")],
     )
     active = BooleanField("Active (asked to patients)", default=True)
+    version = HiddenField()  # the question as the editor was opened (optimistic concurrency)
 
     def choice_fields(self):
         return [self[f"choice_{i}"] for i in range(1, MAX_CHOICES + 1)]
@@ -43,7 +54,7 @@ class QuestionForm(FlaskForm):
     def load(self, question: dict) -> None:
         """Fill the form from a saved question (admin.list_questions shape)."""
         self.text.data, self.explanation.data = question["text"], question["explanation"]
-        self.active.data = question["active"]
+        self.active.data, self.version.data = question["active"], question["version"]
         for i, choice in enumerate(question["choices"][:MAX_CHOICES], start=1):
             self[f"choice_{i}"].data = choice["text"]
             if choice["correct"]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from rems.clock import local_time
 from rems.errors import ApiError
-from rems.services import admin, admin_queries, audit, reports
+from rems.services import admin, admin_changes, admin_queries, audit, practice, reports
 from rems.web import messages
 from rems.web.admin import bp
 from rems.web.admin.charts import bar_chart
-from rems.web.admin.forms import ActionForm, QuestionForm, ReasonForm, StatusForm
+from rems.web.admin.forms import ActionForm, QuestionForm, ReasonForm, StatusForm, ToggleForm
 from rems.web.helpers import apply_api_error, role_required
 
 
@@ -23,6 +24,9 @@ def short_datetime(instant) -> str:
     from rems.clock import program
 
     return instant.astimezone(ZoneInfo(program().timezone)).strftime("%Y-%m-%d %H:%M %Z") if instant else ""
+
+
+bp.add_app_template_filter(local_time, "local_time")  # 'Nov 25, 2026 at 4:44 PM EST' (who did what, when)
 
 
 def _user():
@@ -50,14 +54,16 @@ def index():
 # ----- users ------------------------------------------------------------------------------------
 def _render_users(failed_id=None, failed_form=None):
     page, filters = admin_queries.search_users(request.args)
-    forms = {}
+    forms, changes = {}, {}
     for u in page.items:
+        changes[u.id] = practice.status_changes(u)  # R-ADMIN-1: only what applies to the account now
         form = failed_form if u.id == failed_id else StatusForm(prefix=f"u{u.id}", formdata=None)
         if u.id != failed_id:
             form.status.data = "active" if u.status == "suspended" else "suspended"
+        form.version.data = practice.account_version(u)  # what the page shows (optimistic concurrency)
         forms[u.id] = form
     return render_template(
-        "admin/users.html", page=page, filters=filters, forms=forms, page_title="Users"
+        "admin/users.html", page=page, filters=filters, forms=forms, changes=changes, page_title="Users"
     ), _status(failed_form)
 
 
@@ -70,15 +76,21 @@ def users():
 @bp.post("/users/<int:user_id>/status")
 @role_required("admin.manage")
 def user_status(user_id):
+    """Suspend, revoke (R-PRES-1) or reinstate. Suspending and revoking show a confirmation page
+    first, which posts here again with `confirm`; only that post changes anything."""
     form = StatusForm(prefix=f"u{user_id}")
     if form.validate_on_submit():
+        status = "revoked" if request.form.get("revoke") else form.status.data  # R-PRES-1
+        change = {"status": status, "reason": form.reason.data.strip(), "version": form.version.data or ""}
         try:
-            status = "revoked" if request.form.get("revoke") else form.status.data  # R-PRES-1
-            u = admin.set_status(_user(), user_id, {"status": status, "reason": form.reason.data.strip()})
+            if status != "active" and form.confirm.data != "1":
+                preview = admin.preview_status(_user(), user_id, change)
+                return _confirm_status(form, preview, change)
+            u = admin.set_status(_user(), user_id, change)
         except ApiError as err:
             if err.status == 404:
                 raise
-            if err.status == 409:  # e.g. one's own account: nothing to correct in the form
+            if err.status == 409:  # own account, a change that does not apply, or changed since: nothing to correct
                 flash(err.detail, "error")
                 return redirect(url_for(".users", **request.args))
             apply_api_error(form, err)
@@ -91,6 +103,23 @@ def user_status(user_id):
             flash(f"{u['email']} was {verb}.", "success")
             return redirect(url_for(".users", **request.args))
     return _render_users(user_id, form)
+
+
+def _confirm_status(form, preview, change):
+    user, revoke = preview["user"], change["status"] == "revoked"
+    role = (f"prescriber, NPI {user.prescriber.npi}" if user.role == "prescriber"
+            else admin_changes.ROLE_NAMES[user.role])
+    hidden = [(form.status.name, form.status.data), (form.reason.name, change["reason"]),
+              (form.version.name, change["version"]), (form.confirm.name, "1")]
+    return render_template(
+        "admin/confirm.html", form=form, hidden=hidden + ([("revoke", "1")] if revoke else []),
+        consequences=preview["consequences"], reason=change["reason"],
+        title=f"{'Revoke the certification of' if revoke else 'Suspend'} {user.full_name}?",
+        subject=f"{user.full_name} ({role}, {user.email})",
+        action=url_for(".user_status", user_id=user.id, **request.args), cancel=url_for(".users", **request.args),
+        button="Revoke the certification" if revoke else "Suspend the account",
+        page_title="Confirm: " + ("revoke certification" if revoke else "suspend account"),
+    )
 
 
 # ----- question bank ----------------------------------------------------------------------------
@@ -107,7 +136,7 @@ def questions():
     return render_template(
         "admin/questions.html",
         questions=admin.list_questions(),
-        toggle=ActionForm(),
+        toggle=ToggleForm(),
         page_title="Comprehension questions",
     )
 
@@ -117,13 +146,19 @@ def questions():
 @role_required("admin.manage")
 def question(question_id=None):
     existing = _question(question_id) if question_id is not None else None
-    form = QuestionForm()
+    form, conflict = QuestionForm(), False
     if request.method == "GET" and existing:
         form.load(existing)
     if form.validate_on_submit():
+        body = form.payload(existing)
+        if existing:  # saved only if nobody saved the question since the editor was opened
+            body["version"] = form.version.data or ""
         try:
-            saved = admin.save_question(_user(), question_id, form.payload(existing))
+            saved = admin.save_question(_user(), question_id, body)
         except ApiError as err:
+            if err.code == "VERSION_CONFLICT":  # the typed text stays; the page shows the question as saved now
+                form.version.data, conflict = err.extra["version"], True
+                existing = _question(question_id)
             apply_api_error(form, err, {"choices": "choice_1"})
         else:
             flash(f"Question {saved['id']} saved.", "success")
@@ -132,27 +167,33 @@ def question(question_id=None):
         "admin/question.html",
         form=form,
         existing=existing,
+        conflict=conflict,
         page_title="Edit question" if existing else "New question",
-    ), _status(form)
+    ), 409 if conflict else _status(form)
 
 
 @bp.post("/questions/<int:question_id>/active")
 @role_required("admin.manage")
 def question_active(question_id):
+    """Deactivate or reactivate, as the list asked (`active`), on the version the list showed."""
     existing = _question(question_id)
-    if ActionForm().validate_on_submit():
+    form = ToggleForm()
+    if form.validate_on_submit():
         body = {k: existing[k] for k in ("text", "explanation", "choices")}
-        body["active"] = not existing["active"]
+        body["active"], body["version"] = form.active.data == "1", form.version.data or ""
         try:
             admin.save_question(_user(), question_id, body)
         except ApiError as err:
             if err.status != 409:
                 raise
-            flash(f"Question {question_id} stays active: {err.errors[0]['message']}.", "error")
+            flash(err.detail if err.code == "VERSION_CONFLICT" else
+                  f"Question {question_id} stays active: {err.errors[0]['message']}.", "error")
         else:
             flash(f"Question {question_id} {'reactivated' if body['active'] else 'deactivated'}.", "success")
-    else:
+    elif form.csrf_token.errors:
         flash("The form expired; try again.", "error")
+    else:  # not a post the list makes: which way to switch is not said
+        flash(f"Nothing was changed: reload the page and use the button of question {question_id} again.", "error")
     return redirect(url_for(".questions"))
 
 
@@ -259,9 +300,12 @@ def cases():
 @bp.post("/pregnancy-cases/<int:case_id>/close")
 @role_required("pregnancy_case.close")
 def close_case(case_id):
+    """R-PT-4: closing shows a confirmation page first, which posts here again with `confirm`."""
     form = ReasonForm(prefix=f"c{case_id}")
     if form.validate_on_submit():
         try:
+            if form.confirm.data != "1":
+                return _confirm_close(form, admin.preview_close(case_id))
             admin.close_case(_user(), case_id, form.reason.data.strip())
         except ApiError as err:
             if err.status == 404:
@@ -274,3 +318,17 @@ def close_case(case_id):
             flash(f"Pregnancy case #{case_id} closed.", "success")
             return redirect(url_for(".cases"))
     return _render_cases(case_id, form)
+
+
+def _confirm_close(form, preview):
+    case, patient = preview["case"], preview["patient"]
+    reason = form.reason.data.strip()
+    return render_template(
+        "admin/confirm.html", form=form, hidden=[(form.reason.name, reason), (form.confirm.name, "1")],
+        consequences=preview["consequences"], reason=reason,
+        title=f"Close pregnancy case #{case.id}?",
+        subject=f"{patient.first_name} {patient.last_name} (REMS ID {patient.rems_id}), opened "
+                f"{local_time(case.opened_at)}",
+        action=url_for(".close_case", case_id=case.id), cancel=url_for(".cases"),
+        button="Close the case", page_title=f"Confirm: close case #{case.id}",
+    )

@@ -6,6 +6,7 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from rems import health
 from rems.clock import program, today
 from rems.errors import ApiError
 from rems.extensions import db
@@ -197,7 +198,10 @@ def documents():
         .where(Document.patient_id == _me().patient.id)
         .order_by(Signature.signed_at.desc())
     ).all()
-    return render_template("patient/documents.html", rows=rows, TITLES=DOCUMENT_TITLES)
+    # R-DOC-1: what a PDF still pending waits for; Redis is asked only when one is (health.pdf_workers)
+    pdf_workers = health.pdf_workers() if any(doc.status == "pending" for doc, _ in rows) else None
+    return render_template("patient/documents.html", rows=rows, TITLES=DOCUMENT_TITLES, pdf_workers=pdf_workers,
+                           late=document_service.late)
 
 
 @bp.get("/documents/<doc_id>/pdf")
@@ -207,7 +211,8 @@ def document_pdf(doc_id):
     doc = document_service.readable(_me(), doc_id)
     if doc.status != "ready":
         raise ApiError(
-            409, "DOCUMENT_NOT_READY", "This document is still being prepared. Try again in a minute."
+            409, "DOCUMENT_NOT_READY",
+            "This document's PDF is not ready yet. The signed record itself is valid and stored; try again later.",
         )
     pdf = db.session.scalar(select(Document.pdf).where(Document.id == doc.id))
     return Response(
