@@ -29,13 +29,21 @@ def short(d: date, today: date | None = None) -> str:
     return text if today is None or d.year == today.year else f"{text}, {d.year}"
 
 
-def long(d: date, today: date) -> str:
+def long(d: date, today: date | None) -> str:
     """'Tuesday, Dec 2' — for next steps, where the weekday helps planning; 'Tuesday, Jan 5, 2027'
     when the date is not of `today`'s year. The one long form of a day: the web pages
     (rems.web.helpers.long_date) and the reminders use it too, so a page never shows one day two
-    ways ("Mon, Nov 30, 2026" beside "Monday, Nov 30", QA)."""
+    ways ("Mon, Nov 30, 2026" beside "Monday, Nov 30", QA). `today` None: the year always (a
+    sentence stored to be read later, see `kept`)."""
     text = f"{_WEEKDAYS[d.weekday()]}, {_MONTHS[d.month]} {d.day}"
-    return text if d.year == today.year else f"{text}, {d.year}"
+    return text if today is not None and d.year == today.year else f"{text}, {d.year}"
+
+
+def kept(d: date) -> str:
+    """'Nov 26, 2026' — a day in a sentence stored to be read later (a notice in the Messages page):
+    it is read on a day not known when it is written, so it always names its year (the live
+    sentences name it when it is not the current one: read next year, "Nov 26" would be wrong)."""
+    return f"{_MONTHS[d.month]} {d.day}, {d.year}"
 
 
 def settings_phrase(settings: tuple[str, ...]) -> str:

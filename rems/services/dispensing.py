@@ -6,7 +6,6 @@ Two pharmacists asking for the same patient at once get one RMA: the course row 
 """
 from __future__ import annotations
 
-import re
 import secrets
 from functools import lru_cache
 
@@ -19,7 +18,6 @@ from rems.clock import now, program
 from rems.clock import today as program_today
 from rems.errors import ApiError
 from rems.extensions import db
-from rems.ids import without_separators
 from rems.models import (
     Authorization,
     Course,
@@ -30,7 +28,7 @@ from rems.models import (
     Prescriber,
     User,
 )
-from rems.services import audit, keyset
+from rems.services import audit, keyset, rma_search
 from rems.services.canonical import canonical, sha256_hex
 from rems.services.facts import (
     course_records,
@@ -305,40 +303,30 @@ def _authorize_once(user, data, idempotency_key, request_hash):
 RECENT_RMAS = 50
 
 
-def _rma_search(text: str | None):
-    """What a pharmacist typed to find an RMA: an RMA number, or a patient's REMS ID as printed
-    (spaces and dashes dropped); None: no search; False: neither, so nothing matches."""
-    text = without_separators(text or "").upper()
-    if not text:
-        return None
-    if re.fullmatch(r"RMA[0-9]{10}", text):
-        return Authorization.rma == text
-    if re.fullmatch(r"[0-9]{10}", text):
-        return Authorization.patient.has(Patient.rems_id == text)
-    return False
-
-
 def pharmacy_rmas(user: User, pharmacy_ids: list[int], find: str | None = None,
-                  before: keyset.Position | None = None, after: keyset.Position | None = None) -> keyset.Page:
+                  before: keyset.Position | None = None, after: keyset.Position | None = None,
+                  last_name: str | None = None, date_of_birth=None) -> keyset.Page:
     """A page of the RMAs of these pharmacies (the user's own), newest first: the latest
     RECENT_RMAS, or those just older than `before` / newer than `after` (keyset paging on
-    (recorded_at, id): one statement whatever the page), all of them or those `find` names: an RMA
-    older than the latest must stay reachable, to be checked or reversed (R-RMA-4). R-AUD-1: a
-    search reads a named patient's RMAs, so it is audited for each patient a page shows; a page of
-    the list unsearched is one entry naming the patients of its RMAs."""
-    condition = _rma_search(find)
-    if not pharmacy_ids or condition is False:
+    (recorded_at, id): one statement whatever the page), all of them or those the search names
+    (`find`: an RMA number, at least 4 of its digits or a REMS ID; `last_name` with
+    `date_of_birth`: rma_search): an RMA older than the latest must stay reachable, to be checked
+    or reversed (R-RMA-4). A search too short or a name without a date of birth is an ApiError 422,
+    nothing read. R-AUD-1: a search reads a named patient's RMAs, so it is audited for each
+    patient a page shows; a page of the list unsearched is one entry naming the patients of its RMAs."""
+    search = rma_search.parse(find, last_name, date_of_birth)
+    if not pharmacy_ids:
         return keyset.Page([])
     query = select(Authorization).where(Authorization.pharmacy_id.in_(pharmacy_ids))
-    if condition is not None:
-        query = query.where(condition)
+    if search is not None:
+        query = query.where(search.condition)
     query = query.options(joinedload(Authorization.patient), joinedload(Authorization.pharmacy),
                           joinedload(Authorization.course))
     page = keyset.seek(query, Authorization.recorded_at, Authorization.id, RECENT_RMAS, before, after)
     if not page.rows:
         return page
     with unit_of_work(expire=False):  # the page renders the RMAs as read and audited
-        if condition is None:
+        if search is None:
             position = {"before": before.token} if before else {"after": after.token} if after else {}
             audit.record_list("authorizations.listed", [a.patient_id for a in page.rows],
                               {"list": "pharmacy_rmas", **position, "rmas": [a.rma for a in page.rows]},
@@ -349,7 +337,7 @@ def pharmacy_rmas(user: User, pharmacy_ids: list[int], find: str | None = None,
                 shown.setdefault(a.patient_id, []).append(a.rma)
             for patient_id, rmas in shown.items():
                 audit.record("authorization.searched", "patient", patient_id, patient_id=patient_id,
-                             after={"find": find, "rmas": rmas}, actor=user)
+                             after={**search.searched, "rmas": rmas}, actor=user)
     return page
 
 

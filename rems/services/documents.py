@@ -157,6 +157,24 @@ def late(doc: Document) -> bool:
     return doc.status == "pending" and doc.created_at < now() - LATE_AFTER
 
 
+def not_ready(doc: Document) -> str:
+    """Why a document's PDF cannot be downloaded yet, true to its state (the DOCUMENT_NOT_READY
+    answer): pending is being prepared (late ones are queued again by the reminder sweep after
+    STALLED_AFTER); failed was tried and did not render: the worker retries it only after a
+    temporary error (worker.celery_app: OSError, 3 times), and the sweep queues pending ones only."""
+    if doc.status == "failed":
+        return ("This document's PDF could not be prepared (status failed). The signed record itself is "
+                "valid and stored. The PDF is tried again only after a temporary error; ask the program's "
+                "administrator if it stays unavailable.")
+    if late(doc):
+        return (f"This document's PDF is still being prepared (status pending), later than usual; it is "
+                f"queued again {int(STALLED_AFTER.total_seconds() // 60)} minutes after signing. "
+                "The signed record itself is valid and stored; try again later.")
+    # no time promised here: whether a pdf worker is running is the page's to say (health.pdf_workers)
+    return ("This document's PDF is being prepared (status pending). The signed record itself is valid "
+            "and stored; try again shortly.")
+
+
 def render_document(document_id: int) -> None:
     """Task: render one document's PDF. Idempotent: a ready document is left alone."""
     doc = db.session.get(Document, document_id)

@@ -36,7 +36,7 @@ from workflows import (
     evaluate_patient,
     not_counted_reasons,
 )
-from workflows.messages import KIND_LABELS, short
+from workflows.messages import KIND_LABELS, kept, short
 
 
 def _iso(d):
@@ -237,7 +237,7 @@ def _report_pregnancy(user: User, patient: Patient, course: Course, test: Pregna
     audit.record("pregnancy.reported", "pregnancy_case", case.id, patient_id=patient.id,
                  after={"test_id": test.id, "specimen_date": test.specimen_date}, actor=user)
     admins = db.session.execute(select(User).where(User.role == "admin", User.status == "active")).scalars().all()
-    text = (f"A positive pregnancy test (collected {test.specimen_date:%b %-d, %Y}) was recorded for patient "
+    text = (f"A positive pregnancy test (collected {kept(test.specimen_date)}) was recorded for patient "
             f"{patient.rems_id}. Treatment has stopped and a pregnancy registry case (#{case.id}) is open.")
     for recipient in [patient.prescriber.user, *admins]:
         notify.notify(recipient, "pregnancy_reported", "Pregnancy reported", text, subject_key=f"case:{case.id}")
@@ -310,5 +310,5 @@ def end_treatment(user: User, patient: Patient, data: dict) -> Patient:
                      after={"last_dose_date": course.last_dose_date, "reason": course.end_reason}, actor=user)
         _refresh_status(patient, course)
         # R-END-1: no RMA after the end, and one not filled yet is not dispensed (dispensing.dispense_stop)
-        _tell_pharmacies(course, patient, f"treatment ended (last dose {short(course.last_dose_date, today())})")
+        _tell_pharmacies(course, patient, f"treatment ended (last dose {kept(course.last_dose_date)})")
     return patient

@@ -73,9 +73,25 @@ def register_prescriber(data: dict) -> Prescriber:
     return pres
 
 
+_BLOCKED = {
+    ("prescriber", "suspended"): "Your certification is suspended by the program administrator: you cannot sign the "
+                                 "attestation until an administrator reinstates you (R-PRES-1, R-ADMIN-1).",
+    ("prescriber", "revoked"): "Your certification was revoked by the program administrator: you can sign the "
+                               "attestation again only after an administrator reinstates you (R-PRES-1, R-ADMIN-1).",
+    ("pharmacy", "suspended"): "The pharmacy's certification is suspended by the program administrator: the "
+                               "attestation can be signed again only after an administrator reinstates it "
+                               "(R-PHAR-1, R-ADMIN-1).",
+    ("pharmacy", "revoked"): "The pharmacy's certification was revoked by the program administrator: the "
+                             "attestation can be signed again only after an administrator reinstates it "
+                             "(R-PHAR-1, R-ADMIN-1).",
+}
+
+
 def _certify(obj, user: User, password: str, meaning: str, record_type: str, record: dict):
+    """Sign and certify `obj`, which the caller read under its row lock (an administrator's suspension
+    or revocation committed meanwhile is seen here, never overwritten)."""
     if obj.status in ("suspended", "revoked"):
-        raise ApiError(409, "CERTIFICATION_BLOCKED", f"This {record_type} is {obj.status}; contact the program.")
+        raise ApiError(409, "CERTIFICATION_BLOCKED", _BLOCKED[record_type, obj.status])
     before = {"status": effective_status(obj), "certified_until": obj.certified_until}
     _, doc = signatures.sign(user, password, meaning, record_type, obj.id, record)
     obj.status = "certified"
@@ -89,7 +105,10 @@ def _certify(obj, user: User, password: str, meaning: str, record_type: str, rec
 def attest_prescriber(user: User, password: str):
     """R-PRES-1: the signed program attestation certifies for 365 days (annual re-attestation)."""
     with unit_of_work():
-        pres = user.prescriber
+        # the same row locks, in the same order, as an administrator's status change (admin.set_status):
+        # a suspension or revocation at the same moment is waited for and seen, or waits for this one
+        locked = db.session.get(User, user.id, with_for_update=True, populate_existing=True)
+        pres = db.session.get(Prescriber, locked.prescriber.id, with_for_update=True, populate_existing=True)
         doc = _certify(pres, user, password, "prescriber_attestation", "prescriber",
                        {"npi": pres.npi, "name": user.full_name, "license_state": pres.license_state,
                         "license_number": pres.license_number, "program": program().code})
@@ -129,7 +148,10 @@ def register_pharmacy(data: dict) -> Pharmacy:
 
 
 def attest_pharmacy(user: User, pharmacy: Pharmacy, password: str):
+    """R-PHAR-1: the RSP's signed attestation certifies the pharmacy for 365 days. The pharmacy row is
+    read again under its lock, as an administrator's certification change reads it (pharmacy_admin)."""
     with unit_of_work():
+        pharmacy = db.session.get(Pharmacy, pharmacy.id, with_for_update=True, populate_existing=True)
         doc = _certify(pharmacy, user, password, "pharmacy_attestation", "pharmacy",
                        {"ncpdp_id": pharmacy.ncpdp_id, "name": pharmacy.name, "npi": pharmacy.npi,
                         "rsp": user.full_name, "program": program().code})

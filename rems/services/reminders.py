@@ -229,9 +229,10 @@ def _child(app, part: Shard, answer) -> None:
             db.session.remove()
 
 
-def message(row: ReminderSent, user: User) -> tuple[str, dict]:
-    """Subject and template values: plain words and program-local dates (R-TIME-1)."""
-    today = clock.today()
+def message(row: ReminderSent, user: User, stored: bool = False) -> tuple[str, dict]:
+    """Subject and template values: plain words and program-local dates (R-TIME-1). `stored`: for
+    the in-app copy, kept and read on days not known now, so its dates always name their year."""
+    today = None if stored else clock.today()
     values = dict(row.payload or {})
     values.pop("notification_id", None)
     for key in DATE_KEYS:
@@ -292,8 +293,9 @@ def deliver_reminder(reminder_id: int) -> None:
     template = f"reminder_{row.kind}"
     if not (row.payload or {}).get("notification_id"):
         # the in-app copy is read signed in: no greeting, no "sign in to see details" (in_app)
-        body = render_template(f"email/{template}.txt", subject=subject, in_app=True, **context).strip()
-        note = Notification(user_id=user.id, kind=row.kind, title=subject[:200], body=body,
+        kept_subject, kept_context = message(row, user, stored=True)
+        body = render_template(f"email/{template}.txt", subject=kept_subject, in_app=True, **kept_context).strip()
+        note = Notification(user_id=user.id, kind=row.kind, title=kept_subject[:200], body=body,
                             created_at=clock.now())
         db.session.add(note)
         db.session.flush()

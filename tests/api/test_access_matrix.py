@@ -227,6 +227,12 @@ MATRIX = {
         lambda w: f"/admin/users/{w.target_user_id}/status",
         lambda w: {"status": "active", "reason": "checked"},
     ),
+    ("GET", "/admin/pharmacies"): (ADMIN_ONLY, None, None),
+    ("POST", "/admin/pharmacies/<ncpdp_id>/certification"): (
+        ADMIN_ONLY,
+        lambda w: f"/admin/pharmacies/{w.ncpdp}/certification",
+        lambda w: {"action": "reinstate", "reason": "checked"},
+    ),
     ("POST", "/admin/pregnancy-cases/<case_id>/close"): (
         ADMIN_ONLY,
         lambda w: f"/admin/pregnancy-cases/{w.case_id}/close",

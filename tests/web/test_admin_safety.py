@@ -192,7 +192,7 @@ def test_only_the_actions_that_apply_are_offered_r_admin_1_r_pres_1(web, factory
     def offered(user):
         name = user.full_name
         return {label for label, aria in (("suspend", f"Suspend {name}"), ("reinstate", f"Reinstate {name}"),
-                                          ("revoke", f"Revoke the certification of {name}"))
+                                          ("revoke", f"Revoke certification of {name}"))
                 if f'aria-label="{aria}"' in html}
 
     assert offered(certified.user) == {"suspend", "revoke"}

@@ -5,7 +5,7 @@ from flask import g, jsonify
 
 from rems.api import F, endpoint
 from rems.api.schema import REASON
-from rems.services import admin, audit
+from rems.services import admin, audit, pharmacy_admin
 
 CHOICE = F("object", props={"id": F("string", max_len=20, min_len=1), "text": F("string", max_len=300, min_len=1),
                             "correct": F("boolean")})
@@ -19,6 +19,12 @@ QUESTION_EDIT = {**QUESTION, "version": VERSION}
 STATUS = {"status": F("string", enum=("active", "suspended", "revoked"), description=(
     "Allowed only where it applies (each account's `status_changes`): otherwise 409 STATUS_CHANGE_NOT_ALLOWED. "
     "`revoked` (a prescriber's certification, R-PRES-1) also suspends the account.")),
+    "reason": REASON, "version": VERSION}
+CERTIFICATION = {"action": F("string", enum=pharmacy_admin.ACTIONS, description=(
+    "Allowed only where it applies (each pharmacy's `certification_changes`): otherwise 409 "
+    "STATUS_CHANGE_NOT_ALLOWED. Suspended or revoked, every RMA request naming the pharmacy is refused with "
+    "PHARMACY_NOT_CERTIFIED (R-PHAR-1); `reinstate` restores a suspended certification with its end date, and "
+    "after a revocation leaves the pharmacy `pending` until its RSP signs the attestation again.")),
     "reason": REASON, "version": VERSION}
 
 
@@ -54,6 +60,17 @@ def users():
           body=STATUS)
 def user_status(user_id, body):
     return jsonify(admin.set_status(g.user, user_id, body))
+
+
+@endpoint("GET", "/admin/pharmacies", action="admin.manage", summary="Pharmacies and their certification")
+def pharmacies():
+    return jsonify(pharmacies=pharmacy_admin.list_pharmacies())
+
+
+@endpoint("POST", "/admin/pharmacies/<ncpdp_id>/certification", action="admin.manage",
+          summary="Suspend, revoke or reinstate a pharmacy's certification (R-ADMIN-1, R-PHAR-1)", body=CERTIFICATION)
+def pharmacy_certification(ncpdp_id, body):
+    return jsonify(pharmacy_admin.change(g.user, ncpdp_id, body))
 
 
 @endpoint("POST", "/admin/pregnancy-cases/<case_id>/close", action="pregnancy_case.close",

@@ -17,7 +17,7 @@ def get_document(doc_id):
 def get_pdf(doc_id):
     doc = documents.readable(g.user, doc_id)
     if doc.status != "ready":
-        raise ApiError(409, "DOCUMENT_NOT_READY", f"The document is {doc.status}; try again shortly.")
+        raise ApiError(409, "DOCUMENT_NOT_READY", documents.not_ready(doc), document_status=doc.status)
     return Response(doc.pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="rems-document-{doc.id}.pdf"'})
 

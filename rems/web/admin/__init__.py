@@ -1,4 +1,5 @@
-"""The administrator's pages (R-ADMIN-1): accounts, question bank, audit log, reports, pregnancy cases."""
+"""The administrator's pages (R-ADMIN-1): accounts, pharmacies' certification, question bank, audit log,
+reports, pregnancy cases."""
 
 from flask import Blueprint
 
@@ -8,6 +9,7 @@ NAV = {
     "admin": [
         ("admin.index", "Overview"),
         ("admin.users", "Users"),
+        ("admin.pharmacies", "Pharmacies"),
         ("admin.questions", "Questions"),
         ("admin.audit_log", "Audit log"),
         ("admin.reports_page", "Reports"),
@@ -15,4 +17,4 @@ NAV = {
     ]
 }
 
-from rems.web.admin import routes  # noqa: E402,F401  (registers the views)
+from rems.web.admin import pharmacies, routes  # noqa: E402,F401  (registers the views)

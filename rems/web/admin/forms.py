@@ -18,6 +18,15 @@ class StatusForm(FlaskForm):
     confirm = HiddenField()  # "1" once the confirmation page was read
 
 
+class CertificationForm(FlaskForm):
+    """A pharmacy's certification (R-PHAR-1): the button posts the action; the rest as StatusForm."""
+
+    action = HiddenField(validators=[AnyOf(("suspend", "revoke", "reinstate"), message="Unknown action")])
+    reason = StringField("Reason", validators=[DataRequired("Give a reason"), Length(max=1000)])
+    version = HiddenField()  # the certification's state the page showed (optimistic concurrency)
+    confirm = HiddenField()  # "1" once the confirmation page was read
+
+
 class ReasonForm(FlaskForm):
     reason = TextAreaField("Reason for closing", validators=[DataRequired("Give a reason"), Length(max=1000)])
     confirm = HiddenField()

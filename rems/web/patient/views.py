@@ -210,10 +210,7 @@ def document_pdf(doc_id):
     """Any role may download a signed document it may read (policy "document.read")."""
     doc = document_service.readable(_me(), doc_id)
     if doc.status != "ready":
-        raise ApiError(
-            409, "DOCUMENT_NOT_READY",
-            "This document's PDF is not ready yet. The signed record itself is valid and stored; try again later.",
-        )
+        raise ApiError(409, "DOCUMENT_NOT_READY", document_service.not_ready(doc))
     pdf = db.session.scalar(select(Document.pdf).where(Document.id == doc.id))
     return Response(
         pdf,

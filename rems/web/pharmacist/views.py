@@ -12,7 +12,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from rems.errors import ApiError
-from rems.services import dispensing, keyset, practice
+from rems.services import dispensing, keyset, practice, rma_search
 from rems.services.signatures import meaning as signature_meaning
 from rems.web import handover, messages
 from rems.web.helpers import apply_api_error, long_date, require, role_required
@@ -97,10 +97,18 @@ def _decide(user, form, data: dict, mode: str) -> dict | None:
     return {"mode": mode, "eligible": False, "reasons": body.get("reasons", []), "window": body.get("window")}
 
 
-def _recent(user, find: str | None = None, before=None, after=None) -> keyset.Page:
-    """A page of the RMAs of the user's pharmacies: the latest, or those `find` names, from the
-    page link's position on (dispensing.pharmacy_rmas)."""
-    return dispensing.pharmacy_rmas(user, [m.pharmacy_id for m in _memberships(user)], find, before, after)
+def _recent(user, find: str | None = None, before=None, after=None, last_name=None,
+            date_of_birth=None) -> tuple[keyset.Page, ApiError | None]:
+    """A page of the RMAs of the user's pharmacies: the latest, or those the search names, from the
+    page link's position on (dispensing.pharmacy_rmas); a search refused (too short, a name
+    without a date of birth) is an empty page with its message."""
+    try:
+        return dispensing.pharmacy_rmas(user, [m.pharmacy_id for m in _memberships(user)], find, before, after,
+                                        last_name=last_name, date_of_birth=date_of_birth), None
+    except ApiError as err:
+        if err.status >= 500:
+            raise
+        return keyset.Page([]), err
 
 
 BAD_PAGE_LINK = ("This page link is not valid (it may have been cut short), so the latest "
@@ -115,23 +123,32 @@ class ListRequest:
     before: keyset.Position | None = None
     after: keyset.Position | None = None
     bad_link: bool = False
+    last_name: str = ""
+    date_of_birth: str = ""
 
     @classmethod
     def of_request(cls) -> ListRequest:
-        find = (request.args.get("find") or "")[:40]
+        search = {"find": (request.args.get("find") or "")[:40],
+                  "last_name": (request.args.get("last_name") or "")[:100],
+                  "date_of_birth": (request.args.get("date_of_birth") or "")[:40]}
         try:
             before = keyset.parse(request.args.get("before", type=str))
             after = keyset.parse(request.args.get("after", type=str))
         except keyset.BadToken:
-            return cls(find, bad_link=True)
+            return cls(bad_link=True, **search)
         if before is not None and after is not None:
-            return cls(find, bad_link=True)
-        return cls(find, before, after)
+            return cls(bad_link=True, **search)
+        return cls(before=before, after=after, **search)
+
+    def search_args(self) -> dict:
+        """The search's query arguments, for the page links (those typed only)."""
+        return {k: v for k, v in (("find", self.find), ("last_name", self.last_name),
+                                  ("date_of_birth", self.date_of_birth)) if v}
 
     def args(self) -> dict:
         """The query arguments that bring the pharmacist back to this search and page (the
         reversal form carries them, so a reversal returns to the page it was made on, QA 2026-11-26)."""
-        args = {"find": self.find} if self.find else {}
+        args = self.search_args()
         if self.before is not None:
             args["before"] = self.before.token
         elif self.after is not None:
@@ -143,7 +160,8 @@ class ListRequest:
 @role_required("dispense.check")  # the pharmacist's own pharmacies' RMAs
 def rmas():
     q = ListRequest.of_request()
-    return _rmas_page(_recent(_me(), q.find, q.before, q.after), q)
+    page, refused = _recent(_me(), q.find, q.before, q.after, q.last_name, q.date_of_birth)
+    return _rmas_page(page, q, refused=refused, status=400 if refused else 200)
 
 
 # The badge of an RMA in the list names why it may not be filled (dispensing.dispense_stop); any other
@@ -168,11 +186,12 @@ def _not_reversed(form) -> str:
     return " ".join([f"{form.rma_prefix} was not reversed.", *(m if m.endswith(".") else f"{m}." for m in messages)])
 
 
-def _rmas_page(page: keyset.Page, q: ListRequest, failed=None, status=200, find: str | None = None):
+def _rmas_page(page: keyset.Page, q: ListRequest, failed=None, status=200, find: str | None = None,
+               refused: ApiError | None = None):
     """One reversal form per unreversed RMA (an expired one too: one never picked up can be reversed
     after its window), each with its own prefix (unique ids and labels) and the list's search and
     page of `q`; "Older RMAs" / "Newer" links keep the search. `find`: the search shown, when it is
-    not the request's."""
+    not the request's. `refused`: the search's error, shown on its field."""
     rows = page.rows
     forms = {a.rma: ReverseForm(prefix=a.rma, formdata=None) for a in rows if a.status != "reversed"}
     if failed is not None:
@@ -181,7 +200,17 @@ def _rmas_page(page: keyset.Page, q: ListRequest, failed=None, status=200, find:
     return render_template("pharmacist/rmas.html", rows=rows, page=page, forms=forms, states=states,
                            failed=failed, not_reversed=_not_reversed(failed) if failed is not None else None,
                            find=q.find if find is None else find, recent=dispensing.RECENT_RMAS,
+                           search=q if find is None else ListRequest(find), refused=_search_errors(refused),
+                           described=rma_search.described(q.find, q.last_name, q.date_of_birth)
+                           if find is None else find,
                            list_args=q.args(), bad_link=BAD_PAGE_LINK if q.bad_link else None), status
+
+
+def _search_errors(err: ApiError | None) -> dict[str, str]:
+    """The refused search's message by field (find, last_name, date_of_birth)."""
+    if err is None:
+        return {}
+    return {item["field"]: item["message"] for item in err.errors} or {"find": err.detail}
 
 
 @bp.post("/pharmacy/rmas/<rma>/reversal")
@@ -204,7 +233,8 @@ def reverse(rma):
             back = q.args() or {"find": row.rma}
             return redirect(url_for("pharmacist.rmas", **back))
     # the RMA with its form and error, even when it is older than the latest ones (found by a search)
-    return _rmas_page(_recent(user, find=rma[:20]), q, failed=form, status=400, find=rma[:20])
+    page, _refused = _recent(user, find=rma[:20])  # a made-up number finds nothing
+    return _rmas_page(page, q, failed=form, status=400, find=rma[:20])
 
 
 # what a reversal means for the next RMA (dispensing.after_reversal), in the pharmacist's words
